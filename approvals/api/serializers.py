@@ -1,0 +1,66 @@
+"""Shapes of the relying-service API (input validation and documented output)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from approvals.models import ApprovalRequest
+from approvals.services import relying_result
+
+
+class PreauthInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+
+
+class DeviceSummarySerializer(serializers.Serializer):
+    device_id = serializers.IntegerField()
+    name = serializers.CharField()
+    platform = serializers.CharField()
+    capabilities = serializers.ListField(child=serializers.CharField())
+
+
+class PreauthOutputSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["auth", "allow", "deny", "enroll"])
+    reason = serializers.CharField()
+    devices = DeviceSummarySerializer(many=True)
+    factors = serializers.ListField(child=serializers.CharField())
+
+
+class LoginContextSerializer(serializers.Serializer):
+    ip = serializers.IPAddressField(required=False, allow_null=True, default=None)
+    hostname = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    user_agent = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
+    display_text = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    type = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+
+
+class AuthInputSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    factor = serializers.ChoiceField(choices=["push"], default="push")
+    context = LoginContextSerializer(required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "async" is a Python keyword, so it cannot be a class attribute.
+        fields = super().get_fields()
+        fields["async"] = serializers.BooleanField(
+            default=True, help_text="false: wait (bounded) for the decision before answering."
+        )
+        return fields
+
+
+class StatusQuerySerializer(serializers.Serializer):
+    wait = serializers.IntegerField(min_value=0, max_value=60, default=0)
+
+
+class ApprovalStatusSerializer(serializers.ModelSerializer):
+    """A transaction as the relying service sees it."""
+
+    txid = serializers.UUIDField(source="id")
+    result = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApprovalRequest
+        fields = ["txid", "status", "result", "status_reason", "number", "created_at", "expires_at", "decided_at"]
+
+    def get_result(self, obj: ApprovalRequest) -> str:
+        return relying_result(obj.status)

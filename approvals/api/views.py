@@ -1,0 +1,100 @@
+"""The relying-service API: signed server-to-server calls after the password step."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals import selectors, services
+from approvals.api.authentication import SignedRequestAuthentication
+from approvals.api.serializers import (
+    ApprovalStatusSerializer,
+    AuthInputSerializer,
+    PreauthInputSerializer,
+    PreauthOutputSerializer,
+    StatusQuerySerializer,
+)
+from approvals.models import Application
+
+
+class RelyingApi(APIView):
+    authentication_classes = [SignedRequestAuthentication]
+
+    @property
+    def application(self) -> Application:
+        return self.request.user  # type: ignore[return-value]  # set by SignedRequestAuthentication
+
+
+class CheckApi(RelyingApi):
+    @extend_schema(summary="Check credentials and clock", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response({"time": int(timezone.now().timestamp()), "application": self.application.name})
+
+
+class PreauthApi(RelyingApi):
+    @extend_schema(summary="What to do with this user", request=PreauthInputSerializer, responses=PreauthOutputSerializer)
+    def post(self, request: Request) -> Response:
+        data = PreauthInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = selectors.preauth(application=self.application, username=data.validated_data["username"])
+        return Response(PreauthOutputSerializer(result).data)
+
+
+class AuthApi(RelyingApi):
+    @extend_schema(
+        summary="Start a push approval",
+        description="Creates a transaction and notifies the user's devices. Show `number` on the login page. "
+        "With `async: false` the call waits (bounded) for the decision.",
+        request=AuthInputSerializer,
+        responses={201: ApprovalStatusSerializer, 200: ApprovalStatusSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = AuthInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        context = data.validated_data.get("context", {})
+        approval = services.approval_request_create(
+            application=self.application,
+            username=data.validated_data["username"],
+            context=services.LoginContext(
+                ip=context.get("ip"),
+                hostname=context.get("hostname", ""),
+                user_agent=context.get("user_agent", ""),
+                display_text=context.get("display_text", ""),
+                login_type=context.get("type", ""),
+            ),
+            request_digest=request.auth,
+        )
+        if not data.validated_data["async"]:
+            approval = selectors.approval_request_wait(
+                approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
+            )
+        return Response(ApprovalStatusSerializer(approval).data, status=201 if approval.is_pending else 200)
+
+
+class AuthStatusApi(RelyingApi):
+    @extend_schema(
+        summary="Status of a transaction (long-poll with ?wait=seconds)",
+        parameters=[StatusQuerySerializer],
+        responses=ApprovalStatusSerializer,
+    )
+    def get(self, request: Request, txid: UUID) -> Response:
+        query = StatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        approval = selectors.approval_request_get_for_application(application=self.application, approval_id=txid)
+        wait = min(query.validated_data["wait"], settings.MFA_STATUS_MAX_WAIT_SECONDS)
+        if wait:
+            approval = selectors.approval_request_wait(approval=approval, max_wait_seconds=wait)
+        return Response(ApprovalStatusSerializer(approval).data)
+
+
+class AuthCancelApi(RelyingApi):
+    @extend_schema(summary="Cancel a pending transaction", request=None, responses=ApprovalStatusSerializer)
+    def post(self, request: Request, txid: UUID) -> Response:
+        approval = services.approval_request_cancel(application=self.application, approval_id=txid)
+        return Response(ApprovalStatusSerializer(approval).data)

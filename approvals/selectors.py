@@ -1,0 +1,104 @@
+"""Reads for relying services and devices, including the bounded wait for a decision."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from approvals.exceptions import ApprovalNotFoundError
+from approvals.models import Application, ApprovalRequest
+from approvals.services import approval_request_expire
+from devices.models import Device
+from tenants.models import Subscriber
+
+
+@dataclass(frozen=True)
+class DeviceSummary:
+    device_id: int
+    name: str
+    platform: str
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PreauthResult:
+    """``result`` is one of auth, allow (bypass), deny (disabled / locked), enroll."""
+
+    result: str
+    reason: str
+    devices: tuple[DeviceSummary, ...] = ()
+    factors: tuple[str, ...] = ()
+
+
+def preauth(*, application: Application, username: str) -> PreauthResult:
+    """What the relying service should do with this user before asking for a second factor."""
+    subscriber = Subscriber.objects.filter(tenant_id=application.tenant_id, username=username).first()
+    if subscriber is None:
+        return PreauthResult(result="enroll", reason="unknown_user")
+    if subscriber.status == Subscriber.Status.BYPASS:
+        return PreauthResult(result="allow", reason="bypass")
+    if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
+        return PreauthResult(result="deny", reason=subscriber.status)
+    devices = tuple(
+        DeviceSummary(device_id=d.pk, name=d.name, platform=d.platform, capabilities=("push",))
+        for d in Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).order_by("pk")
+    )
+    if not devices:
+        return PreauthResult(result="enroll", reason="no_active_device")
+    return PreauthResult(result="auth", reason="second_factor_required", devices=devices, factors=("push",))
+
+
+def approval_request_get_for_application(*, application: Application, approval_id: UUID) -> ApprovalRequest:
+    """One of this application's transactions, timed out first if its deadline passed."""
+    approval = (
+        ApprovalRequest.objects.select_related("application", "subscriber")
+        .filter(pk=approval_id, application=application)
+        .first()
+    )
+    if approval is None:
+        raise ApprovalNotFoundError()
+    return _expire_if_due(approval)
+
+
+def approval_request_wait(*, approval: ApprovalRequest, max_wait_seconds: float) -> ApprovalRequest:
+    """Poll until the transaction leaves ``pending`` or ``max_wait_seconds`` pass (long-poll / sync auth)."""
+    deadline = time.monotonic() + max_wait_seconds
+    delay = 0.02
+    while approval.is_pending and time.monotonic() < deadline:
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 1.5, 0.25)
+        approval.refresh_from_db(fields=["status", "status_reason", "decided_at"])
+        approval = _expire_if_due(approval)
+    return approval
+
+
+def _expire_if_due(approval: ApprovalRequest) -> ApprovalRequest:
+    if approval.is_pending and approval.expires_at <= timezone.now():
+        approval_request_expire(approval=approval)
+        approval.refresh_from_db()
+    return approval
+
+
+def approval_requests_pending_for_device(*, device: Device) -> QuerySet[ApprovalRequest]:
+    """The subscriber's unexpired pending requests, newest first."""
+    return (
+        ApprovalRequest.objects.select_related("application__tenant", "subscriber")
+        .filter(subscriber_id=device.subscriber_id, status=ApprovalRequest.Status.PENDING, expires_at__gt=timezone.now())
+        .order_by("-created_at")
+    )
+
+
+def approval_request_get_for_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
+    """A request of the device's subscriber (any state); other subscribers' requests do not exist here."""
+    approval = (
+        ApprovalRequest.objects.select_related("application__tenant", "subscriber")
+        .filter(pk=approval_id, subscriber_id=device.subscriber_id)
+        .first()
+    )
+    if approval is None:
+        raise ApprovalNotFoundError()
+    return _expire_if_due(approval)

@@ -1,0 +1,343 @@
+"""Writes on applications and approval transactions: create, decide, cancel, expire.
+
+Every state change is one conditional UPDATE ``WHERE status = 'pending'``: whoever changes the row
+wins, everyone else is told the request was already decided. Terminal states never change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from approvals.exceptions import (
+    ApprovalAlreadyDecidedError,
+    ApprovalExpiredError,
+    ApprovalNotFoundError,
+    NumberMismatchError,
+    ProofInvalidError,
+    ProofReusedError,
+    ProofStaleError,
+    SubscriberDeniedError,
+    SubscriberUnknownError,
+)
+from approvals.models import Application, ApprovalRequest, UsedProof
+from approvals.notify import notify_devices_of_decision, notify_devices_of_request
+from approvals.webhooks import webhook_enqueue
+from audit.services import audit_record
+from devices.models import Device
+from devices.proofs import canonical_payload, verify_signature
+from mfa_server.crypto import encrypt_secret, tokens_equal
+from tenants.models import Subscriber, Tenant
+
+Status = ApprovalRequest.Status
+DECISION_STATUS = {"approve": Status.APPROVED, "deny": Status.DENIED, "fraud": Status.FRAUD}
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class LoginContext:
+    """What the relying service tells us about the login being approved."""
+
+    ip: str | None = None
+    hostname: str = ""
+    user_agent: str = ""
+    display_text: str = ""
+    login_type: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedApplication:
+    application: Application
+    secret_key: str
+
+
+def relying_result(status: str) -> str:
+    """The answer a relying service acts on: allow, deny, or waiting."""
+    if status == Status.APPROVED:
+        return "allow"
+    return "waiting" if status == Status.PENDING else "deny"
+
+
+# --- applications --------------------------------------------------------------------------
+
+
+def _new_secret_key() -> str:
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+
+
+def application_create(*, tenant: Tenant, name: str, callback_url: str = "", actor: str = "") -> IssuedApplication:
+    """Create a relying service with Duo-shaped credentials; the secret is returned once and stored encrypted."""
+    secret = _new_secret_key()
+    integration_key = "DI" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(18))
+    application = Application.objects.create(
+        tenant=tenant,
+        name=name,
+        integration_key=integration_key,
+        secret_encrypted=encrypt_secret(secret),
+        callback_url=callback_url,
+        approval_timeout_seconds=settings.MFA_APPROVAL_TIMEOUT_SECONDS,
+    )
+    audit_record(kind="application.created", tenant_id=tenant.pk, actor=actor, detail={"ikey": integration_key})
+    return IssuedApplication(application=application, secret_key=secret)
+
+
+def application_rotate_secret(*, application: Application, actor: str) -> str:
+    """Replace the secret key; the old one stops working at once. Returns the new secret (shown once)."""
+    secret = _new_secret_key()
+    Application.objects.filter(pk=application.pk).update(secret_encrypted=encrypt_secret(secret))
+    audit_record(
+        kind="application.secret_rotated",
+        tenant_id=application.tenant_id,
+        actor=actor,
+        detail={"ikey": application.integration_key},
+    )
+    return secret
+
+
+# --- creating a transaction -------------------------------------------------------------------
+
+
+def subscriber_for_login(*, application: Application, username: str) -> Subscriber:
+    """The subscriber who may be asked to approve; raises when unknown, disabled or locked."""
+    subscriber = Subscriber.objects.filter(tenant_id=application.tenant_id, username=username).first()
+    if subscriber is None:
+        raise SubscriberUnknownError()
+    if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
+        raise SubscriberDeniedError(reason=subscriber.status)
+    return subscriber
+
+
+def approval_request_create(
+    *, application: Application, username: str, context: LoginContext, request_digest: str | None = None
+) -> ApprovalRequest:
+    """Start a push approval and notify the subscriber's devices.
+
+    A replay of the same signed request (same ``request_digest``) returns the transaction it created.
+    Bypass subscribers get an immediately approved transaction. Raises ``SubscriberUnknownError`` /
+    ``SubscriberDeniedError`` when nobody can approve.
+    """
+    if request_digest:
+        existing = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
+        if existing:
+            return existing
+    subscriber = subscriber_for_login(application=application, username=username)
+    is_bypass = subscriber.status == Subscriber.Status.BYPASS
+    if not is_bypass and not Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).exists():
+        raise SubscriberUnknownError()
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "application": application,
+        "subscriber": subscriber,
+        "number": _number_to_match(),
+        "ip": context.ip,
+        "hostname": context.hostname,
+        "user_agent": context.user_agent,
+        "display_text": context.display_text,
+        "login_type": context.login_type,
+        "request_digest": request_digest,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=application.approval_timeout_seconds),
+    }
+    if is_bypass:
+        fields.update(status=Status.APPROVED, status_reason="bypass", decided_at=now, number="")
+    try:
+        with transaction.atomic():
+            approval = ApprovalRequest.objects.create(**fields)
+            audit_record(
+                kind="approval.bypassed" if is_bypass else "approval.created",
+                tenant_id=application.tenant_id,
+                actor=f"app:{application.integration_key}",
+                subscriber_id=subscriber.pk,
+                approval_id=approval.pk,
+                ip=context.ip,
+                detail={"factor": approval.factor, "hostname": context.hostname, "type": context.login_type},
+            )
+            if not is_bypass:
+                notify_devices_of_request(approval=approval)
+    except IntegrityError:
+        # A concurrent replay of the same signed request won the insert.
+        return ApprovalRequest.objects.get(request_digest=request_digest, application=application)
+    return approval
+
+
+def _number_to_match() -> str:
+    digits = settings.MFA_NUMBER_MATCH_DIGITS
+    return str(secrets.randbelow(10**digits)).zfill(digits)
+
+
+# --- deciding ---------------------------------------------------------------------------------
+
+
+def approval_request_decide(
+    *,
+    device: Device,
+    approval_id: UUID,
+    decision: str,
+    number: str,
+    timestamp: int,
+    signature: str,
+    client_ip: str | None = None,
+) -> ApprovalRequest:
+    """Apply a device's signed approve / deny / fraud decision, exactly once.
+
+    Raises ``ApprovalNotFoundError`` (not this subscriber's), ``ProofStaleError``, ``ProofInvalidError``,
+    ``ProofReusedError``, ``ApprovalExpiredError``, ``ApprovalAlreadyDecidedError``, and
+    ``NumberMismatchError`` (the request is denied and the failure counted). Every refusal is audited.
+    """
+    approval = (
+        ApprovalRequest.objects.select_related("application", "subscriber")
+        .filter(pk=approval_id, subscriber_id=device.subscriber_id)
+        .first()
+    )
+    if approval is None:
+        raise ApprovalNotFoundError()
+
+    def refuse(error: Exception, reason: str) -> Exception:
+        audit_record(
+            kind="approval.decision_refused",
+            tenant_id=approval.application.tenant_id,
+            actor=f"device:{device.pk}",
+            subscriber_id=device.subscriber_id,
+            device_id=device.pk,
+            approval_id=approval.pk,
+            ip=client_ip,
+            detail={"reason": reason, "decision": decision},
+        )
+        return error
+
+    now = timezone.now()
+    if abs(now.timestamp() - timestamp) > settings.MFA_PROOF_SKEW_SECONDS:
+        raise refuse(ProofStaleError(), "proof_stale")
+    payload = canonical_payload(approval_id=str(approval.pk), decision=decision, number=number, timestamp=timestamp)
+    if not verify_signature(public_key_pem=device.public_key_pem, payload=payload, signature_b64=signature):
+        raise refuse(ProofInvalidError(), "proof_invalid")
+    # Digest of what was signed (not of the malleable ECDSA signature), consumed even if the decision fails.
+    digest = hashlib.sha256(f"{device.pk}\n".encode() + payload).hexdigest()
+    try:
+        with transaction.atomic():
+            UsedProof.objects.create(digest=digest)
+    except IntegrityError:
+        raise refuse(ProofReusedError(), "proof_reused") from None
+
+    new_status, reason = DECISION_STATUS[decision], f"user_{decision}"
+    number_ok = bool(number) and tokens_equal(number, approval.number)
+    if decision == "approve" and not number_ok:
+        new_status, reason = Status.DENIED, "number_mismatch"
+    decided = _transition(approval=approval, status=new_status, reason=reason, device=device, now=now)
+    if decided is None:
+        current = ApprovalRequest.objects.get(pk=approval.pk)
+        if current.status == Status.TIMEOUT:
+            raise refuse(ApprovalExpiredError(), "approval_expired")
+        raise refuse(ApprovalAlreadyDecidedError(status=current.status), "approval_already_decided")
+    audit_record(
+        kind=f"approval.{decided.status}",
+        tenant_id=approval.application.tenant_id,
+        actor=f"device:{device.pk}",
+        subscriber_id=device.subscriber_id,
+        device_id=device.pk,
+        approval_id=approval.pk,
+        ip=client_ip,
+        detail={"reason": reason},
+    )
+    _count_outcome(subscriber=approval.subscriber, status=decided.status, reason=reason)
+    if reason == "number_mismatch":
+        raise NumberMismatchError()
+    return decided
+
+
+def _transition(
+    *, approval: ApprovalRequest, status: str, reason: str, now: datetime, device: Device | None = None
+) -> ApprovalRequest | None:
+    """Move a pending, unexpired request to ``status``; None when someone else moved it first.
+
+    Expiry by the sweeper may act on requests past ``expires_at``; decisions may not.
+    """
+    pending = ApprovalRequest.objects.filter(pk=approval.pk, status=Status.PENDING)
+    if status != Status.TIMEOUT:
+        pending = pending.filter(expires_at__gt=now)
+    with transaction.atomic():
+        updated = pending.update(status=status, status_reason=reason, decided_at=now, decided_by=device)
+        if not updated:
+            if status != Status.TIMEOUT and approval.expires_at <= now:
+                approval_request_expire(approval=approval)
+            return None
+        approval.status, approval.status_reason, approval.decided_at, approval.decided_by = status, reason, now, device
+        notify_devices_of_decision(approval=approval)
+        webhook_enqueue(approval=approval, result=relying_result(status))
+    return approval
+
+
+def _count_outcome(*, subscriber: Subscriber, status: str, reason: str) -> None:
+    """Explicit denials for a wrong number and fraud reports count toward lockout; an approval resets it."""
+    if status == Status.APPROVED:
+        Subscriber.objects.filter(pk=subscriber.pk, failed_attempts__gt=0).update(failed_attempts=0)
+        return
+    if reason not in ("number_mismatch", "user_fraud"):
+        return
+    Subscriber.objects.filter(pk=subscriber.pk).update(failed_attempts=F("failed_attempts") + 1)
+    locked = Subscriber.objects.filter(
+        pk=subscriber.pk, status=Subscriber.Status.ACTIVE, failed_attempts__gte=settings.MFA_LOCKOUT_THRESHOLD
+    ).update(status=Subscriber.Status.LOCKED)
+    if locked:
+        audit_record(kind="subscriber.locked", tenant_id=subscriber.tenant_id, subscriber_id=subscriber.pk)
+
+
+# --- cancelling and expiring -------------------------------------------------------------------
+
+
+def approval_request_cancel(*, application: Application, approval_id: UUID) -> ApprovalRequest:
+    """Cancel a pending request of this application; cancelling twice is harmless.
+
+    Raises ``ApprovalNotFoundError`` and ``ApprovalAlreadyDecidedError``.
+    """
+    approval = ApprovalRequest.objects.filter(pk=approval_id, application=application).select_related("application").first()
+    if approval is None:
+        raise ApprovalNotFoundError()
+    if _transition(approval=approval, status=Status.CANCELLED, reason="cancelled_by_service", now=timezone.now()):
+        audit_record(
+            kind="approval.cancelled",
+            tenant_id=application.tenant_id,
+            actor=f"app:{application.integration_key}",
+            subscriber_id=approval.subscriber_id,
+            approval_id=approval.pk,
+        )
+        return approval
+    approval.refresh_from_db()
+    if approval.status != Status.CANCELLED:
+        raise ApprovalAlreadyDecidedError(status=approval.status)
+    return approval
+
+
+def approval_request_expire(*, approval: ApprovalRequest) -> bool:
+    """Time out a pending request whose deadline passed; False when it was not due or already decided."""
+    now = timezone.now()
+    if approval.expires_at > now:
+        return False
+    if _transition(approval=approval, status=Status.TIMEOUT, reason="timeout", now=now) is None:
+        return False
+    audit_record(
+        kind="approval.timeout",
+        tenant_id=approval.application.tenant_id,
+        subscriber_id=approval.subscriber_id,
+        approval_id=approval.pk,
+    )
+    return True
+
+
+def approval_requests_expire_due(*, limit: int = 500) -> int:
+    """Worker: time out every pending request past its deadline. Returns how many it expired."""
+    due = ApprovalRequest.objects.filter(status=Status.PENDING, expires_at__lte=timezone.now()).select_related(
+        "application"
+    )[:limit]
+    return sum(approval_request_expire(approval=approval) for approval in list(due))

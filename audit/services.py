@@ -1,0 +1,120 @@
+"""Recording, sealing and verifying the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditChain, AuditEvent
+
+GENESIS_HASH = "0" * 64
+
+
+def audit_record(
+    *,
+    kind: str,
+    tenant_id: int | None,
+    actor: str = "",
+    subscriber_id: int | None = None,
+    device_id: int | None = None,
+    approval_id: Any = None,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event. Never pass secrets, codes or keys in ``detail``."""
+    return AuditEvent.objects.create(
+        kind=kind,
+        tenant_id=tenant_id,
+        actor=actor,
+        subscriber_id=subscriber_id,
+        device_id=device_id,
+        approval_id=approval_id,
+        ip=ip or None,
+        detail=detail or {},
+        created_at=timezone.now(),
+    )
+
+
+def event_hash(event: AuditEvent, prev_hash: str) -> str:
+    """SHA-256 over the event's content and its predecessor's hash (canonical JSON)."""
+    content = {
+        "id": event.pk,
+        "seq": event.seq,
+        "prev": prev_hash,
+        "tenant": event.tenant_id,
+        "kind": event.kind,
+        "actor": event.actor,
+        "subscriber": event.subscriber_id,
+        "device": event.device_id,
+        "approval": str(event.approval_id) if event.approval_id else None,
+        "ip": event.ip,
+        "detail": event.detail,
+        "at": event.created_at.isoformat(),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def audit_seal(*, batch_size: int = 1000) -> int:
+    """Link unsealed events into their tenant chains, oldest first. Returns how many were sealed."""
+    sealed = 0
+    tenant_ids = AuditEvent.objects.filter(seq__isnull=True).values_list("tenant_id", flat=True).distinct()
+    for tenant_id in list(tenant_ids):
+        sealed += _seal_chain(tenant_id=tenant_id, batch_size=batch_size)
+    return sealed
+
+
+def _seal_chain(*, tenant_id: int | None, batch_size: int) -> int:
+    with transaction.atomic():
+        AuditChain.objects.get_or_create(chain_key=tenant_id or 0)
+        head = AuditChain.objects.select_for_update().get(chain_key=tenant_id or 0)
+        events = list(AuditEvent.objects.filter(tenant_id=tenant_id, seq__isnull=True).order_by("id")[:batch_size])
+        for event in events:
+            event.seq = head.last_seq + 1
+            event.prev_hash = head.last_hash
+            event.hash = event_hash(event, head.last_hash)
+            head.last_seq, head.last_hash = event.seq, event.hash
+        AuditEvent.objects.bulk_update(events, ["seq", "prev_hash", "hash"])
+        head.save(update_fields=["last_seq", "last_hash"])
+    return len(events)
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    tenant_id: int | None
+    seq: int
+    event_id: int
+    reason: str
+
+
+def audit_verify() -> tuple[int, list[ChainBreak]]:
+    """Re-hash every sealed chain; return the number of events checked and the first break of each chain."""
+    checked = 0
+    breaks: list[ChainBreak] = []
+    for head in AuditChain.objects.order_by("chain_key"):
+        tenant_id = head.chain_key or None
+        prev_hash, expected_seq = GENESIS_HASH, 1
+        events = AuditEvent.objects.filter(tenant_id=tenant_id, seq__isnull=False).order_by("seq")
+        for event in events.iterator(chunk_size=2000):
+            checked += 1
+            reason = ""
+            if event.seq != expected_seq:
+                reason = f"expected seq {expected_seq}, found {event.seq} (an event was removed or inserted)"
+            elif event.prev_hash != prev_hash:
+                reason = "prev_hash does not match the previous event"
+            elif event.hash != event_hash(event, prev_hash):
+                reason = "content does not match its hash (the event was altered)"
+            if reason:
+                breaks.append(ChainBreak(tenant_id=tenant_id, seq=event.seq or 0, event_id=event.pk, reason=reason))
+                break
+            prev_hash, expected_seq = event.hash, expected_seq + 1
+        else:
+            if head.last_seq != expected_seq - 1 or head.last_hash != prev_hash:
+                breaks.append(
+                    ChainBreak(tenant_id=tenant_id, seq=expected_seq, event_id=0, reason="events missing at the end")
+                )
+    return checked, breaks

@@ -1,0 +1,33 @@
+"""Device API authentication: ``Authorization: Device <token>`` issued once at activation."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from devices.selectors import device_for_token
+from mfa_server.errors import NotAuthenticatedError
+
+SCHEME = "device"
+
+
+def token_from_header(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == SCHEME else None
+
+
+class DeviceTokenAuthentication(BaseAuthentication):
+    """``request.user`` becomes the active ``Device``; revoked devices are refused with ``device_revoked``."""
+
+    def authenticate(self, request: Request) -> tuple[object, str]:
+        token = token_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
+        if not token:
+            raise NotAuthenticatedError()
+        device = device_for_token(token=token, client_ip=request.META.get("REMOTE_ADDR"))
+        if device.last_seen_at is None or (timezone.now() - device.last_seen_at).total_seconds() > 60:
+            type(device).objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
+        return device, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Device realm="mfa"'

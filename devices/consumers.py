@@ -1,0 +1,63 @@
+"""Live channel to a device: the server pushes transaction ids; decisions always go over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from approvals.notify import device_group_name
+from approvals.selectors import approval_requests_pending_for_device
+from devices.api.authentication import token_from_header
+from devices.models import Device
+from devices.selectors import device_for_token
+from mfa_server.errors import DomainError
+
+CLOSE_UNAUTHENTICATED = 4401
+
+
+@database_sync_to_async
+def _authenticate(token: str) -> tuple[Device, list[str]] | None:
+    try:
+        device = device_for_token(token=token)
+    except DomainError:
+        return None
+    pending = [str(pk) for pk in approval_requests_pending_for_device(device=device).values_list("pk", flat=True)]
+    return device, pending
+
+
+class DeviceConsumer(AsyncJsonWebsocketConsumer):
+    """Authenticated by ``Authorization: Device <token>``; sends ``approval.request`` / ``approval.updated``."""
+
+    group_name: str | None = None
+
+    async def connect(self) -> None:
+        headers = dict(self.scope.get("headers", []))
+        token = token_from_header(headers.get(b"authorization", b"").decode("latin-1"))
+        authenticated = await _authenticate(token) if token else None
+        if authenticated is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        device, pending = authenticated
+        self.group_name = device_group_name(device.pk)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+        for approval_id in pending:
+            await self.send_json({"type": "approval.request", "approval_id": approval_id})
+
+    async def disconnect(self, code: int) -> None:
+        if self.group_name:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self.send_json({"type": "error", "code": "unsupported_message"})
+
+    async def approval_request(self, event: dict[str, str]) -> None:
+        await self.send_json({"type": "approval.request", "approval_id": event["approval_id"]})
+
+    async def approval_updated(self, event: dict[str, str]) -> None:
+        await self.send_json({"type": "approval.updated", "approval_id": event["approval_id"], "status": event["status"]})

@@ -1,0 +1,44 @@
+"""Encryption of secrets at rest and hashing of bearer secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in settings.MFA_SECRET_ENCRYPTION_KEYS])
+
+
+def encrypt_secret(plaintext: str) -> str:
+    """Encrypt with the newest key of ``MFA_SECRET_ENCRYPTION_KEYS``."""
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt_secret(token: str) -> str:
+    """Decrypt with any configured key; raises ``ValueError`` when no key fits."""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("secret cannot be decrypted with the configured keys") from exc
+
+
+def hash_token(token: str) -> str:
+    """Digest of a high-entropy bearer secret (activation codes, device tokens), used as its lookup key.
+
+    Keyed with SECRET_KEY so a database dump alone cannot confirm guesses.
+    """
+    return hmac.new(settings.SECRET_KEY.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def tokens_equal(a: str, b: str) -> bool:
+    """Constant-time comparison of two strings."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def random_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)

@@ -1,0 +1,176 @@
+"""The only settings module. Every value that differs between deployments comes from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+# --- core -------------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+
+def _required(name: str, debug_default: str) -> str:
+    """A secret that must be set in production; DEBUG (``make run``) gets a development default."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return debug_default
+    raise ImproperlyConfigured(f"{name} must be set when DJANGO_DEBUG is off")
+
+
+SECRET_KEY = _required("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-change-me-0123456789")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+ROOT_URLCONF = "mfa_server.urls"
+WSGI_APPLICATION = "mfa_server.wsgi.application"
+ASGI_APPLICATION = "mfa_server.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "tenants",
+    "audit",
+    "devices",
+    "approvals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- security -------------------------------------------------------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("MFA_BEHIND_TLS_PROXY", default=False) else None
+
+# Fernet keys (urlsafe base64, 32 bytes), newest first, that encrypt API secrets at rest.
+MFA_SECRET_ENCRYPTION_KEYS = env.list(
+    "MFA_SECRET_ENCRYPTION_KEYS",
+    default=["ZGV2LW9ubHktaW5zZWN1cmUtZW5jcnlwdGlvbi1rZXk="] if DEBUG else [],
+)
+if not MFA_SECRET_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("MFA_SECRET_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off")
+
+# --- database -------------------------------------------------------------------------------
+VAR_DIR = BASE_DIR / "var"
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
+    # WAL + a busy timeout let the worker thread and request threads share the file.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+
+# --- cache and channels ---------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- DRF --------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "mfa_server.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MFA approval platform API",
+    "DESCRIPTION": "Relying-service API (signed requests) and device API (device tokens + P-256 proofs).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Self-hosted Swagger UI assets: nothing is loaded from a third party.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- approvals --------------------------------------------------------------------------------
+# Public base URL used in activation links and QR codes.
+MFA_PUBLIC_URL = env.str("MFA_PUBLIC_URL", default="http://localhost:8000")
+MFA_API_HOSTNAME = env.str("MFA_API_HOSTNAME", default="localhost")
+MFA_SIGNATURE_SKEW_SECONDS = env.int("MFA_SIGNATURE_SKEW_SECONDS", default=300)
+MFA_PROOF_SKEW_SECONDS = env.int("MFA_PROOF_SKEW_SECONDS", default=120)
+MFA_APPROVAL_TIMEOUT_SECONDS = env.int("MFA_APPROVAL_TIMEOUT_SECONDS", default=60)
+MFA_SYNC_AUTH_MAX_WAIT_SECONDS = env.int("MFA_SYNC_AUTH_MAX_WAIT_SECONDS", default=60)
+MFA_STATUS_MAX_WAIT_SECONDS = env.int("MFA_STATUS_MAX_WAIT_SECONDS", default=30)
+MFA_NUMBER_MATCH_DIGITS = env.int("MFA_NUMBER_MATCH_DIGITS", default=3)
+# Wrong-number denials and fraud reports in a row that lock a subscriber.
+MFA_LOCKOUT_THRESHOLD = env.int("MFA_LOCKOUT_THRESHOLD", default=10)
+MFA_ACTIVATION_TTL_SECONDS = env.int("MFA_ACTIVATION_TTL_SECONDS", default=7 * 24 * 3600)
+MFA_ACTIVATION_FAILURES_PER_MINUTE = env.int("MFA_ACTIVATION_FAILURES_PER_MINUTE", default=10)
+MFA_WEBHOOK_MAX_ATTEMPTS = env.int("MFA_WEBHOOK_MAX_ATTEMPTS", default=8)
+MFA_WEBHOOK_TIMEOUT_SECONDS = env.float("MFA_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+MFA_WORKER_INTERVAL_SECONDS = env.float("MFA_WORKER_INTERVAL_SECONDS", default=1.0)
+
+# --- delivery -------------------------------------------------------------------------------
+MFA_PUSH_BACKENDS = env.list("MFA_PUSH_BACKENDS", default=["devices.delivery.console.ConsolePushBackend"])
+# FCM: service-account JSON file path (GOOGLE_APPLICATION_CREDENTIALS) or base64 JSON.
+MFA_FCM_CREDENTIALS_JSON = env.str("MFA_FCM_CREDENTIALS_JSON", default="")
+MFA_FCM_PROJECT_ID = env.str("MFA_FCM_PROJECT_ID", default="")
+
+# --- logging --------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("MFA_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from approvals.services import IssuedApplication, application_create
+from devices.delivery import locmem
+from devices.services import device_activate, enrollment_create
+from tenants.models import Subscriber, Tenant
+from tenants.services import subscriber_get_or_create, tenant_create
+from tests.helpers import SignedClient, TestDevice
+
+
+@pytest.fixture
+def tenant(db) -> Tenant:
+    return tenant_create(name="Acme Bank", slug="acme")
+
+
+@pytest.fixture
+def issued_app(tenant) -> IssuedApplication:
+    return application_create(tenant=tenant, name="Webmail")
+
+
+@pytest.fixture
+def relying(issued_app) -> SignedClient:
+    return SignedClient(Client(), issued_app.application.integration_key, issued_app.secret_key)
+
+
+@pytest.fixture
+def subscriber(tenant) -> Subscriber:
+    return subscriber_get_or_create(tenant=tenant, username="alice")
+
+
+def make_device(subscriber: Subscriber, name: str = "Alice phone", fcm_token: str = "") -> TestDevice:
+    issued = enrollment_create(subscriber=subscriber, created_by="test")
+    key, pem = TestDevice.new_key()
+    activated = device_activate(
+        code=issued.activation_code, public_key_pem=pem, name=name, platform="test", fcm_token=fcm_token
+    )
+    return TestDevice(Client(), key, activated.device.pk, activated.device_token)
+
+
+@pytest.fixture
+def phone(subscriber) -> TestDevice:
+    return make_device(subscriber)
+
+
+@pytest.fixture
+def push_outbox():
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()

@@ -1,0 +1,103 @@
+"""Test doubles that play the outside parties for real: a signing relying service and a device with a key."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import urlencode
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from django.test import Client
+
+from approvals.signing import authorization_header, canonical_string, sign
+from devices.proofs import canonical_payload, sign_payload
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@dataclass
+class SignedClient:
+    """Calls the relying-service API through Django's test client, signing like a relying service (sig v5)."""
+
+    client: Client
+    ikey: str
+    skey: str
+    host: str = "localhost"
+
+    def request(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
+        date: str | None = None, skey: str | None = None,
+    ) -> Any:
+        raw = json.dumps(body).encode() if body is not None else b""
+        date = date or formatdate()
+        canonical = canonical_string(
+            version=5, date=date, method=method, host=self.host, path=path,
+            params=sorted((params or {}).items()), body=raw,
+        )
+        headers = {
+            "HTTP_DATE": date,
+            "HTTP_AUTHORIZATION": authorization_header(self.ikey, sign(skey or self.skey, canonical)),
+            "HTTP_HOST": self.host,
+        }
+        url = path + (f"?{urlencode(params)}" if params else "")
+        if method == "GET":
+            return self.client.get(url, **headers)
+        return self.client.generic(method, url, raw, content_type="application/json", **headers)
+
+    def auth(self, username: str, **context: Any) -> Any:
+        return self.request("POST", "/api/v1/auth", body={"username": username, "async": True, "context": context})
+
+    def status(self, txid: str) -> Any:
+        return self.request("GET", f"/api/v1/auth/{txid}")
+
+
+@dataclass
+class TestDevice:
+    """A phone: an enrolled P-256 key plus the device API token."""
+
+    client: Client
+    key: ec.EllipticCurvePrivateKey
+    device_id: int
+    token: str
+
+    @staticmethod
+    def new_key() -> tuple[ec.EllipticCurvePrivateKey, str]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+        return key, pem
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"HTTP_AUTHORIZATION": f"Device {self.token}"}
+
+    def get(self, path: str) -> Any:
+        return self.client.get(f"/api/v1/device/{path}", **self.headers)
+
+    def proof(self, approval_id: str, decision: str, number: str = "", timestamp: int | None = None) -> dict[str, Any]:
+        timestamp = int(time.time()) if timestamp is None else timestamp
+        payload = canonical_payload(approval_id=approval_id, decision=decision, number=number, timestamp=timestamp)
+        return {"decision": decision, "number": number, "timestamp": timestamp, "signature": sign_payload(self.key, payload)}
+
+    def submit(self, approval_id: str, proof: dict[str, Any]) -> Any:
+        return self.client.post(
+            f"/api/v1/device/approvals/{approval_id}/decision", proof, content_type="application/json", **self.headers
+        )
+
+    def decide(self, approval_id: str, decision: str, number: str = "") -> Any:
+        return self.submit(approval_id, self.proof(approval_id, decision, number))

@@ -1,0 +1,17 @@
+"""Test settings: the production module with test-only secrets and in-process fakes.
+
+``DATABASE_URL`` / ``REDIS_URL`` from the environment are honoured, so the same suite runs on
+SQLite + in-memory layers and on PostgreSQL + Redis.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("MFA_SECRET_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTAxMjM0NTY=")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+
+from mfa_server.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MFA_PUSH_BACKENDS = ["devices.delivery.locmem.LocmemPushBackend"]
+MFA_WORKER_INTERVAL_SECONDS = 0.2
