@@ -41,6 +41,11 @@ class ApprovalRequest(models.Model):
 
     class Factor(models.TextChoices):
         PUSH = "push"
+        WEBAUTHN = "webauthn"
+        PASSCODE = "passcode"
+        SESSION_CODE = "session_code"
+        SMS = "sms"
+        BYPASS_CODE = "bypass_code"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="approval_requests")
@@ -48,6 +53,7 @@ class ApprovalRequest(models.Model):
     factor = models.CharField(max_length=20, choices=Factor.choices, default=Factor.PUSH)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     status_reason = models.CharField(max_length=40, blank=True)
+    policy_rule = models.CharField(max_length=60, blank=True, help_text="The policy rule that decided, if one did.")
     number = models.CharField(max_length=8, blank=True, help_text="Digits the login page shows; typed on the phone.")
     ip = models.GenericIPAddressField(null=True, blank=True)
     hostname = models.CharField(max_length=255, blank=True)
