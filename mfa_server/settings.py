@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "audit",
     "devices",
     "approvals",
+    "policies",
 ]
 
 MIDDLEWARE = [
