@@ -37,6 +37,7 @@ from audit.services import audit_record
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
 from mfa_server.crypto import encrypt_secret, tokens_equal
+from policies.selectors import effective_policy
 from tenants.models import Subscriber, Tenant
 
 Status = ApprovalRequest.Status
@@ -119,10 +120,17 @@ def subscriber_for_login(*, application: Application, username: str) -> Subscrib
 
 
 def approval_request_create(
-    *, application: Application, username: str, context: LoginContext, request_digest: str | None = None
+    *,
+    application: Application,
+    username: str,
+    context: LoginContext,
+    request_digest: str | None = None,
+    number_matching: bool | None = None,
 ) -> ApprovalRequest:
     """Start a push approval and notify the subscriber's devices.
 
+    Timeout and number matching come from the application's effective policy; ``number_matching=False``
+    asks for a plain push (the caller must have checked the policy allows it).
     A replay of the same signed request (same ``request_digest``) returns the transaction it created.
     Bypass subscribers get an immediately approved transaction. Raises ``SubscriberUnknownError`` /
     ``SubscriberDeniedError`` when nobody can approve.
@@ -135,11 +143,14 @@ def approval_request_create(
     is_bypass = subscriber.status == Subscriber.Status.BYPASS
     if not is_bypass and not Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).exists():
         raise SubscriberUnknownError()
+    policy = effective_policy(application=application)
+    if number_matching is None:
+        number_matching = policy.number_matching
     now = timezone.now()
     fields: dict[str, Any] = {
         "application": application,
         "subscriber": subscriber,
-        "number": _number_to_match(),
+        "number": _number_to_match() if number_matching else "",
         "ip": context.ip,
         "hostname": context.hostname,
         "user_agent": context.user_agent,
@@ -147,7 +158,7 @@ def approval_request_create(
         "login_type": context.login_type,
         "request_digest": request_digest,
         "created_at": now,
-        "expires_at": now + timedelta(seconds=application.approval_timeout_seconds),
+        "expires_at": now + timedelta(seconds=policy.approval_timeout_seconds),
     }
     if is_bypass:
         fields.update(status=Status.APPROVED, status_reason="bypass", decided_at=now, number="")
@@ -231,10 +242,10 @@ def approval_request_decide(
         raise refuse(ProofReusedError(), "proof_reused") from None
 
     new_status, reason = DECISION_STATUS[decision], f"user_{decision}"
-    number_ok = bool(number) and tokens_equal(number, approval.number)
+    number_ok = not approval.number or (bool(number) and tokens_equal(number, approval.number))
     if decision == "approve" and not number_ok:
         new_status, reason = Status.DENIED, "number_mismatch"
-    decided = _transition(approval=approval, status=new_status, reason=reason, device=device, now=now)
+    decided = approval_request_transition(approval=approval, status=new_status, reason=reason, device=device, now=now)
     if decided is None:
         current = ApprovalRequest.objects.get(pk=approval.pk)
         if current.status == Status.TIMEOUT:
@@ -256,12 +267,14 @@ def approval_request_decide(
     return decided
 
 
-def _transition(
+def approval_request_transition(
     *, approval: ApprovalRequest, status: str, reason: str, now: datetime, device: Device | None = None
 ) -> ApprovalRequest | None:
     """Move a pending, unexpired request to ``status``; None when someone else moved it first.
 
-    Expiry by the sweeper may act on requests past ``expires_at``; decisions may not.
+    The one place every factor (push, WebAuthn, codes) ends a transaction: it notifies devices and
+    queues the webhook after commit. Expiry may act on requests past ``expires_at``; decisions may not.
+    The caller audits the outcome.
     """
     pending = ApprovalRequest.objects.filter(pk=approval.pk, status=Status.PENDING)
     if status != Status.TIMEOUT:
@@ -304,7 +317,7 @@ def approval_request_cancel(*, application: Application, approval_id: UUID) -> A
     approval = ApprovalRequest.objects.filter(pk=approval_id, application=application).select_related("application").first()
     if approval is None:
         raise ApprovalNotFoundError()
-    if _transition(approval=approval, status=Status.CANCELLED, reason="cancelled_by_service", now=timezone.now()):
+    if approval_request_transition(approval=approval, status=Status.CANCELLED, reason="cancelled_by_service", now=timezone.now()):
         audit_record(
             kind="approval.cancelled",
             tenant_id=application.tenant_id,
@@ -324,7 +337,7 @@ def approval_request_expire(*, approval: ApprovalRequest) -> bool:
     now = timezone.now()
     if approval.expires_at > now:
         return False
-    if _transition(approval=approval, status=Status.TIMEOUT, reason="timeout", now=now) is None:
+    if approval_request_transition(approval=approval, status=Status.TIMEOUT, reason="timeout", now=now) is None:
         return False
     audit_record(
         kind="approval.timeout",
