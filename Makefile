@@ -3,7 +3,6 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= mfa_server.settings
 
 .PHONY: run test venv migrate lint bench clean
 
