@@ -53,10 +53,12 @@ INSTALLED_APPS = [
     "devices",
     "approvals",
     "policies",
+    "pki",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -83,6 +85,10 @@ TEMPLATES = [
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# WhiteNoise serves static files from the app servers (WSGI and ASGI); in DEBUG straight from the finders,
+# in production from STATIC_ROOT after `collectstatic`.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- security -------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = not DEBUG
@@ -165,6 +171,24 @@ MFA_PUSH_BACKENDS = env.list("MFA_PUSH_BACKENDS", default=["devices.delivery.con
 # FCM: service-account JSON file path (GOOGLE_APPLICATION_CREDENTIALS) or base64 JSON.
 MFA_FCM_CREDENTIALS_JSON = env.str("MFA_FCM_CREDENTIALS_JSON", default="")
 MFA_FCM_PROJECT_ID = env.str("MFA_FCM_PROJECT_ID", default="")
+
+# --- pki -------------------------------------------------------------------------------------
+# Fernet keys (urlsafe base64, 32 bytes), newest first, that encrypt CA private keys at rest.
+MFA_CA_KEY_ENCRYPTION_KEYS = env.list(
+    "MFA_CA_KEY_ENCRYPTION_KEYS",
+    default=["ZGV2LW9ubHktaW5zZWN1cmUtY2Eta2V5LWVuY3J5cHQ="] if DEBUG else [],
+)
+if not MFA_CA_KEY_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("MFA_CA_KEY_ENCRYPTION_KEYS must be set when DJANGO_DEBUG is off")
+# Base URL written into certificates' CRL distribution points (must stay stable for their lifetime).
+MFA_PKI_PUBLIC_URL = env.str("MFA_PKI_PUBLIC_URL", default=MFA_PUBLIC_URL)
+MFA_PKI_ROOT_VALIDITY_DAYS = env.int("MFA_PKI_ROOT_VALIDITY_DAYS", default=3650)
+MFA_PKI_ISSUING_VALIDITY_DAYS = env.int("MFA_PKI_ISSUING_VALIDITY_DAYS", default=1825)
+MFA_PKI_CERT_VALIDITY_DAYS = env.int("MFA_PKI_CERT_VALIDITY_DAYS", default=365)
+MFA_PKI_CRL_VALIDITY_HOURS = env.int("MFA_PKI_CRL_VALIDITY_HOURS", default=7 * 24)
+# The worker re-signs a CRL once less than this is left before its nextUpdate.
+MFA_PKI_CRL_REFRESH_HOURS = env.int("MFA_PKI_CRL_REFRESH_HOURS", default=48)
+MFA_PKI_P12_MIN_PASSWORD_LENGTH = env.int("MFA_PKI_P12_MIN_PASSWORD_LENGTH", default=8)
 
 # --- logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -15,6 +15,8 @@ urlpatterns = [
     path("health", health, name="health"),
     path("api/v1/", include("approvals.api.urls")),
     path("api/v1/device/", include("devices.api.urls")),
+    path("api/v1/device/", include("pki.api.urls")),
+    path("pki/", include("pki.urls")),
     path("enroll/qr", enrollment_qr, name="enrollment-qr"),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="openapi-docs"),

@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("MFA_SECRET_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTAxMjM0NTY=")
+os.environ.setdefault("MFA_CA_KEY_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWNhLWtleS1lbmNyeXB0aW9uLWtleTA=")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 
 from mfa_server.settings import *  # noqa: E402,F403
