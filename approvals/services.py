@@ -12,7 +12,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -126,6 +126,8 @@ def approval_request_create(
     context: LoginContext,
     request_digest: str | None = None,
     number_matching: bool | None = None,
+    approval_id: UUID | None = None,
+    number: str | None = None,
 ) -> ApprovalRequest:
     """Start a push approval and notify the subscriber's devices.
 
@@ -133,7 +135,8 @@ def approval_request_create(
     asks for a plain push (the caller must have checked the policy allows it).
     A replay of the same signed request (same ``request_digest``) returns the transaction it created.
     Bypass subscribers get an immediately approved transaction. Raises ``SubscriberUnknownError`` /
-    ``SubscriberDeniedError`` when nobody can approve.
+    ``SubscriberDeniedError`` when nobody can approve. ``approval_id`` / ``number`` preset the txid and the
+    number to match when a client showed them before the push (Duo Verified Push).
     """
     if request_digest:
         existing = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
@@ -148,9 +151,10 @@ def approval_request_create(
         number_matching = policy.number_matching
     now = timezone.now()
     fields: dict[str, Any] = {
+        "id": approval_id or uuid4(),
         "application": application,
         "subscriber": subscriber,
-        "number": _number_to_match() if number_matching else "",
+        "number": (number or _number_to_match()) if number_matching else "",
         "ip": context.ip,
         "hostname": context.hostname,
         "user_agent": context.user_agent,
