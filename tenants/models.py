@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from tenants.branding import hex_color, validate_logo
+
 
 class Tenant(models.Model):
     """An organisation served by this installation, with its branding."""
@@ -12,8 +14,18 @@ class Tenant(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
     brand_name = models.CharField(max_length=100, blank=True, help_text="Shown to users; defaults to the name.")
-    brand_primary_color = models.CharField(max_length=7, default="#1d4ed8")
+    brand_primary_color = models.CharField(
+        max_length=7, default="#1d4ed8", validators=[hex_color], help_text="Buttons and header, e.g. #1d4ed8."
+    )
+    brand_background_color = models.CharField(
+        max_length=7, default="#ffffff", validators=[hex_color], help_text="Page background and splash screen."
+    )
+    brand_logo = models.FileField(
+        upload_to="brand/", blank=True, validators=[validate_logo], help_text="PNG, JPEG or WebP, at most 512 KB."
+    )
     support_contact = models.CharField(max_length=200, blank=True)
+    app_name = models.CharField(max_length=60, blank=True, help_text="Installed app name; defaults to the brand name.")
+    app_short_name = models.CharField(max_length=12, blank=True, help_text="Name under the home-screen icon.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
