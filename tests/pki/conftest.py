@@ -46,8 +46,14 @@ def openssl_verify(tmp_path: Path, ca: CertificateAuthority, certificate_pem: st
     (tmp_path / "cert.pem").write_text(certificate_pem)
     return subprocess.run(
         [
-            "openssl", "verify", "-CAfile", str(tmp_path / "chain.pem"), "-crl_check",
-            "-CRLfile", str(tmp_path / "crl.pem"), str(tmp_path / "cert.pem"),
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(tmp_path / "chain.pem"),
+            "-crl_check",
+            "-CRLfile",
+            str(tmp_path / "crl.pem"),
+            str(tmp_path / "cert.pem"),
         ],
         capture_output=True,
         text=True,
