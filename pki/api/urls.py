@@ -1,7 +1,9 @@
+"""Device API additions, mounted beside devices.api at ``/api/v1/device/``."""
+
 from django.urls import path
 
 from pki.api import views
 
 urlpatterns = [
-    path("device/certificate", views.DeviceCertificateApi.as_view(), name="pki-device-certificate"),
+    path("certificate", views.DeviceCertificateApi.as_view(), name="pki-device-certificate"),
 ]
