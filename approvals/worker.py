@@ -14,6 +14,7 @@ from approvals.models import UsedProof
 from approvals.services import approval_requests_expire_due
 from approvals.webhooks import webhook_retry_due
 from audit.services import audit_seal
+from pki.services import crl_refresh_due
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,14 @@ def run_once() -> dict[str, int]:
     horizon = timezone.now() - timedelta(seconds=2 * settings.MFA_PROOF_SKEW_SECONDS)
     pruned, _ = UsedProof.objects.filter(created_at__lt=horizon).delete()
     sealed = audit_seal()
-    return {"expired": expired, "webhooks": webhooks, "proofs_pruned": pruned, "audit_sealed": sealed}
+    crls = crl_refresh_due()  # re-sign CRLs before their nextUpdate
+    return {
+        "expired": expired,
+        "webhooks": webhooks,
+        "proofs_pruned": pruned,
+        "audit_sealed": sealed,
+        "crls_published": crls,
+    }
 
 
 def run_forever(stop: threading.Event) -> None:

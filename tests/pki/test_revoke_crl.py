@@ -159,3 +159,14 @@ def test_certificate_renew__revoked_refused(issued):
         services.certificate_renew(certificate=issued)
     assert exc.value.code == "certificate_revoked"
     assert IssuedCertificate.objects.count() == 1
+
+
+def test_worker_run_once__refreshes_due_crls(issuing, settings):
+    from approvals.worker import run_once
+
+    CertificateAuthority.objects.filter(pk=issuing.pk).update(crl_next_update=timezone.now() + timedelta(hours=1))
+    number = CertificateAuthority.objects.get(pk=issuing.pk).crl_number
+    assert run_once()["crls_published"] == 1
+    issuing.refresh_from_db()
+    assert issuing.crl_number == number + 1
+    assert issuing.crl_next_update > timezone.now() + timedelta(hours=settings.MFA_PKI_CRL_REFRESH_HOURS)
