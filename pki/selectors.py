@@ -85,6 +85,13 @@ def crl_pem(*, ca: CertificateAuthority) -> str:
     return crl.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def tenant_crls_pem(*, tenant: Tenant) -> str:
+    """Every published CRL of a tenant's CAs, PEM-concatenated: nginx ``ssl_crl`` checks the whole chain
+    (OpenSSL ``CRL_CHECK_ALL``), so it needs the root's CRL as well as the issuing CA's."""
+    cas = CertificateAuthority.objects.filter(tenant=tenant, crl_der__isnull=False).order_by("pk")
+    return "".join(crl_pem(ca=ca) for ca in cas)
+
+
 def certificates_for_subscriber(*, subscriber: Subscriber) -> list[IssuedCertificate]:
     """All certificates issued to a subscriber, newest first."""
     return list(IssuedCertificate.objects.filter(subscriber=subscriber).select_related("ca", "device"))

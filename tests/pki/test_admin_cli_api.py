@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -139,8 +140,36 @@ def test_commands__create_issue_revoke_export_publish(tenant, subscriber, tmp_pa
     with pytest.raises(CommandError, match="certificate_already_revoked"):
         call_command("revoke_cert", "--serial", from_csr["serial"])
 
-    call_command("export_chain", "--tenant", "acme", "--out", str(tmp_path / "chain.pem"))
-    assert json.loads(capsys.readouterr().out)["certificates"] == 2
+    call_command(
+        "export_chain",
+        "--tenant",
+        "acme",
+        "--out",
+        str(tmp_path / "nginx-ca.pem"),
+        "--crl-out",
+        str(tmp_path / "nginx-crl.pem"),
+    )
+    exported = json.loads(capsys.readouterr().out)
+    assert (exported["certificates"], exported["crls"]) == (2, 2)
+    # What nginx does with ssl_client_certificate + ssl_crl: CRL checks on every level of the chain.
+    for pem, expected in [(bundled["certificate"], 0), (from_csr["certificate"], 2)]:
+        (tmp_path / "leaf.pem").write_text(pem)
+        result = subprocess.run(
+            [
+                "openssl",
+                "verify",
+                "-CAfile",
+                str(tmp_path / "nginx-ca.pem"),
+                "-crl_check_all",
+                "-CRLfile",
+                str(tmp_path / "nginx-crl.pem"),
+                str(tmp_path / "leaf.pem"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == expected, result.stdout + result.stderr
 
     call_command("publish_crl", "--tenant", "acme")
     assert json.loads(capsys.readouterr().out)["published"] == 2
