@@ -13,6 +13,8 @@ from approvals.exceptions import ApprovalNotFoundError
 from approvals.models import Application, ApprovalRequest
 from approvals.services import approval_request_expire
 from devices.models import Device
+from policies.facts import RequestFacts
+from policies.services import policy_preauth
 from tenants.models import Subscriber
 
 
@@ -34,8 +36,15 @@ class PreauthResult:
     factors: tuple[str, ...] = ()
 
 
-def preauth(*, application: Application, username: str) -> PreauthResult:
-    """What the relying service should do with this user before asking for a second factor."""
+def preauth(*, application: Application, username: str, facts: RequestFacts | None = None) -> PreauthResult:
+    """What the relying service should do with this user before asking for a second factor.
+
+    The policy goes first (networks, client certificate, unknown users); ``facts`` carries what the
+    request presented (None: nothing, which fails any network or certificate rule closed).
+    """
+    settled = policy_preauth(application=application, username=username, facts=facts)
+    if settled is not None:
+        return PreauthResult(result=settled[0], reason=settled[1])
     subscriber = Subscriber.objects.filter(tenant_id=application.tenant_id, username=username).first()
     if subscriber is None:
         return PreauthResult(result="enroll", reason="unknown_user")

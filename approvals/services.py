@@ -37,7 +37,9 @@ from audit.services import audit_record
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
 from mfa_server.crypto import encrypt_secret, tokens_equal
+from policies.facts import RequestFacts
 from policies.selectors import effective_policy
+from policies.services import policy_enforce
 from tenants.models import Subscriber, Tenant
 
 Status = ApprovalRequest.Status
@@ -128,6 +130,7 @@ def approval_request_create(
     number_matching: bool | None = None,
     approval_id: UUID | None = None,
     number: str | None = None,
+    request_facts: RequestFacts | None = None,
 ) -> ApprovalRequest:
     """Start a push approval and notify the subscriber's devices.
 
@@ -142,6 +145,8 @@ def approval_request_create(
         existing = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
         if existing:
             return existing
+    # The policy decides before any factor is used; refusals raise policy_denied / push_rate_limited (audited).
+    decision = policy_enforce(application=application, username=username, facts=request_facts, end_user_ip=context.ip)
     subscriber = subscriber_for_login(application=application, username=username)
     is_bypass = subscriber.status == Subscriber.Status.BYPASS
     if not is_bypass and not Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).exists():
@@ -160,6 +165,7 @@ def approval_request_create(
         "user_agent": context.user_agent,
         "display_text": context.display_text,
         "login_type": context.login_type,
+        "policy_rule": decision.rule,
         "request_digest": request_digest,
         "created_at": now,
         "expires_at": now + timedelta(seconds=policy.approval_timeout_seconds),

@@ -1,10 +1,91 @@
-"""Where a request comes from."""
+"""Where a request comes from, and which client certificate its TLS connection presented.
+
+Proxy headers (``X-Forwarded-For`` and the client-certificate headers nginx sets) are honoured only
+when the direct peer is a configured trusted proxy (``MFA_TRUSTED_PROXIES``). From anywhere else they
+are ignored: the client IP is the peer address and the request presents no certificate.
+``X-Forwarded-For`` is read from the right: the first address that is not a trusted proxy is the
+client; everything left of it was written by the client and can be anything.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
 from django.http import HttpRequest
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class PresentedCertificate:
+    """The client certificate a trusted TLS proxy forwarded, and the proxy's own verification result."""
+
+    pem: str  # URL-encoded as nginx sends it, or plain PEM
+    proxy_verify: str  # nginx $ssl_client_verify: SUCCESS, FAILED:<reason> or NONE
+
+
+def trusted_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
+    """Parse the trusted proxy CIDRs. Raises ``ValueError`` on a bad entry (a misconfiguration)."""
+    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
+
+
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(value.strip().removeprefix("[").split("]")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def is_trusted(value: str | None, trusted: Iterable[IpNetwork]) -> bool:
+    """Is ``value`` an address inside one of the ``trusted`` networks?"""
+    address = _address(value or "")
+    return address is not None and any(address.version == n.version and address in n for n in trusted)
+
+
+def resolve_client_ip(*, remote_addr: str | None, forwarded_for: str, trusted: tuple[IpNetwork, ...]) -> str | None:
+    """The client address: the right-most ``X-Forwarded-For`` hop that is not a trusted proxy.
+
+    Pure (the table-driven tests call it directly). When the peer is untrusted the header is ignored.
+    A malformed hop stops the walk: the last trusted hop seen is the best address we can vouch for.
+    """
+    if not remote_addr or not is_trusted(remote_addr, trusted):
+        return remote_addr or None
+    client = remote_addr
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        address = _address(hop)
+        if address is None:
+            return client
+        client = str(address)
+        if not is_trusted(client, trusted):
+            return client
+    return client
+
+
+def _trusted() -> tuple[IpNetwork, ...]:
+    return trusted_networks(settings.MFA_TRUSTED_PROXIES)
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The peer address of the connection. Proxy headers are not trusted here (see the policy issue)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The address of whoever made the request (through trusted proxies only)."""
+    return resolve_client_ip(
+        remote_addr=request.META.get("REMOTE_ADDR"),
+        forwarded_for=request.META.get(settings.MFA_FORWARDED_FOR_HEADER, ""),
+        trusted=_trusted(),
+    )
+
+
+def presented_certificate(request: HttpRequest) -> PresentedCertificate | None:
+    """The client certificate forwarded by a trusted TLS proxy; None when absent or the peer is untrusted."""
+    if not is_trusted(request.META.get("REMOTE_ADDR"), _trusted()):
+        return None
+    pem = request.META.get(settings.MFA_CLIENT_CERT_HEADER, "").strip()
+    verify = request.META.get(settings.MFA_CLIENT_VERIFY_HEADER, "").strip()
+    if not pem or verify == "NONE":
+        return None
+    return PresentedCertificate(pem=pem, proxy_verify=verify or "NONE")

@@ -190,6 +190,21 @@ MFA_PKI_CRL_VALIDITY_HOURS = env.int("MFA_PKI_CRL_VALIDITY_HOURS", default=7 * 2
 MFA_PKI_CRL_REFRESH_HOURS = env.int("MFA_PKI_CRL_REFRESH_HOURS", default=48)
 MFA_PKI_P12_MIN_PASSWORD_LENGTH = env.int("MFA_PKI_P12_MIN_PASSWORD_LENGTH", default=8)
 
+# --- policies / proxies -----------------------------------------------------------------------
+# CIDRs of the reverse proxies (nginx) whose X-Forwarded-For and client-certificate headers are
+# believed. Empty: no proxy is trusted, the peer address is the client and no certificate is seen.
+MFA_TRUSTED_PROXIES = env.list("MFA_TRUSTED_PROXIES", default=[])
+# request.META names of the headers the proxy sets (see deploy/nginx-mtls.conf).
+MFA_FORWARDED_FOR_HEADER = env.str("MFA_FORWARDED_FOR_HEADER", default="HTTP_X_FORWARDED_FOR")
+MFA_CLIENT_CERT_HEADER = env.str("MFA_CLIENT_CERT_HEADER", default="HTTP_X_SSL_CLIENT_CERT")
+MFA_CLIENT_VERIFY_HEADER = env.str("MFA_CLIENT_VERIFY_HEADER", default="HTTP_X_SSL_CLIENT_VERIFY")
+# Defaults of the push-fatigue rules when a policy leaves them empty (0 turns a rule off).
+MFA_POLICY_PUSH_LIMIT = env.int("MFA_POLICY_PUSH_LIMIT", default=5)
+MFA_POLICY_PUSH_WINDOW_SECONDS = env.int("MFA_POLICY_PUSH_WINDOW_SECONDS", default=300)
+MFA_POLICY_COOLDOWN_SECONDS = env.int("MFA_POLICY_COOLDOWN_SECONDS", default=30)
+MFA_POLICY_FRAUD_LOCKOUT_COUNT = env.int("MFA_POLICY_FRAUD_LOCKOUT_COUNT", default=3)
+MFA_POLICY_NEW_DEVICE_MINUTES = env.int("MFA_POLICY_NEW_DEVICE_MINUTES", default=0)
+
 # --- logging --------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -1,13 +1,28 @@
-"""Reading the policy that applies to an application."""
+"""Reading the policy that applies to an application, and the facts its rules need."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 
-from approvals.models import Application
-from policies.models import DEFAULT_FACTORS, Policy
+from approvals.models import Application, ApprovalRequest
+from devices.models import Device
+from policies import engine
+from policies.models import DEFAULT_FACTORS, CertAuthority, Policy, cidr_lines
+from tenants.models import Subscriber, Tenant
+
+
+@dataclass(frozen=True)
+class CertificateTrust:
+    """Where client certificates must chain to: the tenant's built-in CA, or an uploaded bundle."""
+
+    tenant_id: int
+    authority: str = CertAuthority.BUILTIN
+    ca_bundle_pem: str = ""
+    crl_pem: str = ""
 
 
 @dataclass(frozen=True)
@@ -20,6 +35,9 @@ class EffectivePolicy:
     allow_plain_push: bool
     approval_timeout_seconds: int
     source: str  # "application", "tenant" or "default"
+    rules: engine.PolicyRules = field(default_factory=engine.PolicyRules)
+    trust: CertificateTrust | None = None
+    policy_id: int | None = None
 
     @property
     def sms_allowed(self) -> bool:
@@ -29,27 +47,133 @@ class EffectivePolicy:
         return factor in self.factors
 
 
-def effective_policy(*, application: Application) -> EffectivePolicy:
-    """The policy in force for ``application``."""
-    policy = Policy.objects.filter(application=application).first()
-    source = "application"
+def _setting_or(value: int | None, setting: str) -> int:
+    return int(getattr(settings, setting)) if value is None else value
+
+
+def policy_rules(policy: Policy | None) -> engine.PolicyRules:
+    """The engine's view of a policy row (None: the built-in default), numbers merged with settings.
+
+    A CIDR list that no longer parses (edited outside the admin) raises ``ValueError``: failing closed.
+    """
     if policy is None:
-        policy = Policy.objects.filter(tenant_id=application.tenant_id, application__isnull=True).first()
-        source = "tenant"
+        return engine.PolicyRules(
+            new_device_minutes=settings.MFA_POLICY_NEW_DEVICE_MINUTES,
+            push_limit=settings.MFA_POLICY_PUSH_LIMIT,
+            push_window_seconds=settings.MFA_POLICY_PUSH_WINDOW_SECONDS,
+            cooldown_seconds=settings.MFA_POLICY_COOLDOWN_SECONDS,
+            fraud_lockout_count=settings.MFA_POLICY_FRAUD_LOCKOUT_COUNT,
+        )
+    return engine.PolicyRules(
+        user_networks=engine.NetworkRule(
+            allow=engine.parse_networks(cidr_lines(policy.user_networks_allow)),
+            deny=engine.parse_networks(cidr_lines(policy.user_networks_deny)),
+        ),
+        service_networks=engine.NetworkRule(
+            allow=engine.parse_networks(cidr_lines(policy.service_networks_allow)),
+            deny=engine.parse_networks(cidr_lines(policy.service_networks_deny)),
+        ),
+        client_cert_required=policy.client_cert_required,
+        client_cert_binding=engine.CertBinding(policy.client_cert_binding),
+        new_device_minutes=_setting_or(policy.new_device_minutes, "MFA_POLICY_NEW_DEVICE_MINUTES"),
+        push_limit=_setting_or(policy.push_limit, "MFA_POLICY_PUSH_LIMIT"),
+        push_window_seconds=_setting_or(policy.push_window_seconds, "MFA_POLICY_PUSH_WINDOW_SECONDS") or 1,
+        cooldown_seconds=_setting_or(policy.cooldown_seconds, "MFA_POLICY_COOLDOWN_SECONDS"),
+        fraud_lockout_count=_setting_or(policy.fraud_lockout_count, "MFA_POLICY_FRAUD_LOCKOUT_COUNT"),
+        unknown_user=engine.UnknownUser(policy.unknown_user),
+    )
+
+
+def _trust(policy: Policy | None, tenant_id: int) -> CertificateTrust:
+    if policy is None:
+        return CertificateTrust(tenant_id=tenant_id)
+    return CertificateTrust(
+        tenant_id=tenant_id,
+        authority=policy.client_cert_ca,
+        ca_bundle_pem=policy.client_cert_ca_pem,
+        crl_pem=policy.client_cert_crl_pem,
+    )
+
+
+def _build(policy: Policy | None, *, source: str, tenant_id: int, timeout: int) -> EffectivePolicy:
     if policy is None:
         return EffectivePolicy(
             factors=tuple(DEFAULT_FACTORS),
             require_user_verification=True,
             number_matching=True,
             allow_plain_push=False,
-            approval_timeout_seconds=application.approval_timeout_seconds or settings.MFA_APPROVAL_TIMEOUT_SECONDS,
+            approval_timeout_seconds=timeout,
             source="default",
+            rules=policy_rules(None),
+            trust=_trust(None, tenant_id),
         )
     return EffectivePolicy(
         factors=tuple(policy.factors),
         require_user_verification=policy.require_user_verification,
         number_matching=policy.number_matching,
         allow_plain_push=policy.allow_plain_push,
-        approval_timeout_seconds=policy.approval_timeout_seconds or application.approval_timeout_seconds,
+        approval_timeout_seconds=policy.approval_timeout_seconds or timeout,
         source=source,
+        rules=policy_rules(policy),
+        trust=_trust(policy, tenant_id),
+        policy_id=policy.pk,
+    )
+
+
+def effective_policy(*, application: Application) -> EffectivePolicy:
+    """The policy in force for ``application`` (its override, else the tenant default, else built-in)."""
+    policy = Policy.objects.filter(application=application).first()
+    source = "application"
+    if policy is None:
+        policy = Policy.objects.filter(tenant_id=application.tenant_id, application__isnull=True).first()
+        source = "tenant"
+    timeout = application.approval_timeout_seconds or settings.MFA_APPROVAL_TIMEOUT_SECONDS
+    return _build(policy, source=source, tenant_id=application.tenant_id, timeout=timeout)
+
+
+def tenant_policy(*, tenant: Tenant | int) -> EffectivePolicy:
+    """The tenant default (for the device API and the web client, which are not tied to one application)."""
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    policy = Policy.objects.filter(tenant_id=tenant_id, application__isnull=True).first()
+    return _build(policy, source="tenant", tenant_id=tenant_id, timeout=settings.MFA_APPROVAL_TIMEOUT_SECONDS)
+
+
+# Explicit refusals by the user: these (and only these) start a cool-down. Timeouts and pushes the
+# policy refused never count (DESIGN.md "Lessons from the field").
+_REFUSED = Q(status=ApprovalRequest.Status.FRAUD) | Q(
+    status=ApprovalRequest.Status.DENIED, status_reason__in=["user_deny", "number_mismatch"]
+)
+
+
+def subscriber_facts(
+    *, tenant_id: int, username: str, rules: engine.PolicyRules, now: datetime
+) -> tuple[Subscriber | None, engine.SubscriberFacts]:
+    """The subscriber (None when unknown) and what the engine needs to know about them."""
+    subscriber = Subscriber.objects.filter(tenant_id=tenant_id, username=username).first()
+    if subscriber is None:
+        return None, engine.SubscriberFacts(username=username, exists=False)
+    requests = ApprovalRequest.objects.filter(subscriber=subscriber)
+    window_start = now - timedelta(seconds=rules.push_window_seconds)
+    push_times = tuple(
+        requests.filter(factor=ApprovalRequest.Factor.PUSH, created_at__gt=window_start)
+        .exclude(status_reason="bypass")
+        .values_list("created_at", flat=True)
+    )
+    last_refusal_at = requests.filter(_REFUSED).order_by("-decided_at").values_list("decided_at", flat=True).first()
+    known_ips = tuple(
+        requests.filter(status=ApprovalRequest.Status.APPROVED, ip__isnull=False)
+        .order_by("-decided_at")
+        .values_list("ip", flat=True)[:50]
+    )
+    enrolled = tuple(
+        Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).values_list("created_at", flat=True)
+    )
+    return subscriber, engine.SubscriberFacts(
+        username=username,
+        device_enrolled_at=enrolled,
+        known_ips=known_ips,
+        push_times=push_times,
+        last_refusal_at=last_refusal_at,
+        # The approvals core counts fraud reports and wrong-number denials; approval and unlock reset it.
+        strikes=subscriber.failed_attempts,
     )

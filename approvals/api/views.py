@@ -21,10 +21,13 @@ from approvals.api.serializers import (
     StatusQuerySerializer,
 )
 from approvals.models import Application
+from policies.facts import request_facts
+from policies.permissions import RelyingConnectionPermission
 
 
 class RelyingApi(APIView):
     authentication_classes = [SignedRequestAuthentication]
+    permission_classes = [RelyingConnectionPermission]  # the policy's mTLS / source-network locks
 
     @property
     def application(self) -> Application:
@@ -42,7 +45,11 @@ class PreauthApi(RelyingApi):
     def post(self, request: Request) -> Response:
         data = PreauthInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = selectors.preauth(application=self.application, username=data.validated_data["username"])
+        result = selectors.preauth(
+            application=self.application,
+            username=data.validated_data["username"],
+            facts=request_facts(request, end_user_ip=data.validated_data.get("ip")),
+        )
         return Response(PreauthOutputSerializer(result).data)
 
 
@@ -69,6 +76,7 @@ class AuthApi(RelyingApi):
                 login_type=context.get("type", ""),
             ),
             request_digest=request.auth,
+            request_facts=request_facts(request, end_user_ip=context.get("ip")),
         )
         if not data.validated_data["async"]:
             approval = selectors.approval_request_wait(

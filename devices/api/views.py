@@ -24,6 +24,7 @@ from devices.api.serializers import (
 )
 from devices.models import Device
 from mfa_server.net import client_ip
+from policies.permissions import DeviceConnectionPermission
 
 
 class DeviceActivateApi(APIView):
@@ -51,6 +52,7 @@ class DeviceActivateApi(APIView):
 
 class DeviceApi(APIView):
     authentication_classes = [DeviceTokenAuthentication]
+    permission_classes = [DeviceConnectionPermission]  # the policy's client-certificate lock
 
     @property
     def device(self) -> Device:

@@ -1,0 +1,65 @@
+"""DRF permissions that apply the policy's connection locks (client certificate, networks) to every request.
+
+One mechanism for the three entry points: each reads what the trusted proxy forwarded
+(``policies.facts.request_facts``) and calls ``policies.services.policy_enforce_connection``.
+A refusal raises ``policy_denied`` (403) with the deciding rule and reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from policies.facts import request_facts
+from policies.selectors import effective_policy, tenant_policy
+from policies.services import policy_enforce_connection
+
+
+class RelyingConnectionPermission(BasePermission):
+    """Relying API: ``request.user`` is the authenticated ``Application`` (service-to-service mTLS)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        application = request.user
+        policy_enforce_connection(
+            policy=effective_policy(application=application),  # type: ignore[arg-type]
+            tenant_id=application.tenant_id,  # type: ignore[union-attr]
+            facts=request_facts(request),  # type: ignore[arg-type]
+            actor=f"app:{application.integration_key}",  # type: ignore[union-attr]
+            end_user=False,
+        )
+        return True
+
+
+class DeviceConnectionPermission(BasePermission):
+    """Device API: ``request.user`` is the authenticated ``Device``; the tenant's default policy applies."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        device = request.user
+        subscriber = device.subscriber  # type: ignore[union-attr]
+        policy_enforce_connection(
+            policy=tenant_policy(tenant=subscriber.tenant_id),
+            tenant_id=subscriber.tenant_id,
+            facts=request_facts(request, device_id=device.pk),  # type: ignore[arg-type,union-attr]
+            actor=f"device:{device.pk}",  # type: ignore[union-attr]
+            end_user=True,
+            username=subscriber.username,
+        )
+        return True
+
+
+def enforce_web_client(request: Any, *, tenant_id: int, username: str | None) -> None:
+    """For the hosted web client's views (plain Django or DRF): the browser's certificate and network.
+
+    Raises ``PolicyDeniedError``.
+    """
+    policy_enforce_connection(
+        policy=tenant_policy(tenant=tenant_id),
+        tenant_id=tenant_id,
+        facts=request_facts(request),
+        actor="web",
+        end_user=True,
+        username=username,
+        check_user_network=True,
+    )

@@ -1,0 +1,302 @@
+"""Applying policies: check the presented certificate, evaluate, audit refusals, lock, and audit admin edits.
+
+The rules themselves live in ``policies.engine`` (pure); this module gathers facts, calls it and
+acts on the decision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from approvals.models import Application
+from audit.services import audit_record
+from mfa_server.net import PresentedCertificate
+from policies import engine
+from policies.certificates import check_certificate, decode_forwarded_pem
+from policies.exceptions import PolicyDeniedError, PushRateLimitedError
+from policies.facts import RequestFacts
+from policies.models import CertAuthority, Policy
+from policies.selectors import CertificateTrust, EffectivePolicy, effective_policy, subscriber_facts
+from tenants.models import Subscriber, Tenant
+
+logger = logging.getLogger(__name__)
+
+# pki.selectors.certificate_status reasons -> ours (the same words the uploaded-CA check uses).
+_PKI_REASONS = {
+    "ok": "certificate_valid",
+    "unparseable": "certificate_malformed",
+    "unknown_certificate": "certificate_untrusted",
+    "bad_signature": "certificate_untrusted",
+    "ca_expired": "certificate_ca_expired",
+    "not_yet_valid": "certificate_not_yet_valid",
+    "expired": "certificate_expired",
+    "revoked": "certificate_revoked",
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A decision plus the subscriber it was about (None when unknown or not about a user)."""
+
+    decision: engine.Decision
+    subscriber: Subscriber | None
+    policy: EffectivePolicy
+
+
+def _builtin_check(pem: str, tenant_id: int, now: datetime) -> engine.CertificateFacts:
+    """Ask the built-in CA (pki) whether it issued this certificate and it is still good."""
+    try:
+        from pki.selectors import certificate_status
+    except ImportError:  # the pki app is not installed in this deployment
+        return engine.CertificateFacts(False, "ca_not_configured")
+    status = certificate_status(decode_forwarded_pem(pem), tenant=Tenant.objects.get(pk=tenant_id), at=now)
+    holder = status.holder
+    username = holder.subscriber.username if holder is not None and holder.subscriber is not None else ""
+    device_id = holder.device_id if holder is not None else None
+    return engine.CertificateFacts(
+        status.valid, _PKI_REASONS.get(status.reason, "certificate_untrusted"), username, device_id
+    )
+
+
+def certificate_facts(
+    *, presented: PresentedCertificate | None, trust: CertificateTrust, now: datetime
+) -> engine.CertificateFacts | None:
+    """Check a forwarded certificate against the policy's CA. None when nothing was presented.
+
+    Both the proxy and we must accept it: the proxy's ``FAILED:...`` is never overruled.
+    """
+    if presented is None:
+        return None
+    if trust.authority == CertAuthority.UPLOADED:
+        checked = check_certificate(
+            pem=presented.pem, ca_bundle_pem=trust.ca_bundle_pem, crl_pem=trust.crl_pem, now=now
+        )
+        facts = engine.CertificateFacts(
+            checked.valid, checked.reason, checked.holder_username, checked.holder_device_id
+        )
+    else:
+        facts = _builtin_check(presented.pem, trust.tenant_id, now)
+    if facts.valid and presented.proxy_verify != "SUCCESS":
+        return engine.CertificateFacts(
+            False, "certificate_rejected_by_proxy", facts.holder_username, facts.holder_device_id
+        )
+    return facts
+
+
+def policy_evaluate(
+    *,
+    policy: EffectivePolicy,
+    tenant_id: int,
+    username: str | None,
+    facts: RequestFacts,
+    phase: engine.Phase,
+    now: datetime | None = None,
+) -> Evaluation:
+    """Evaluate without side effects (also what the admin's "test this policy" page shows)."""
+    now = now or timezone.now()
+    subscriber, known = (None, None)
+    if username is not None:
+        subscriber, known = subscriber_facts(tenant_id=tenant_id, username=username, rules=policy.rules, now=now)
+    certificate = None
+    if policy.rules.client_cert_required and policy.trust is not None:
+        certificate = certificate_facts(presented=facts.certificate, trust=policy.trust, now=now)
+    connection = engine.Connection(
+        end_user_ip=facts.end_user_ip, service_ip=facts.service_ip, certificate=certificate, device_id=facts.device_id
+    )
+    decision = engine.evaluate(rules=policy.rules, connection=connection, subscriber=known, phase=phase, now=now)
+    return Evaluation(decision=decision, subscriber=subscriber, policy=policy)
+
+
+def _audit_refusal(evaluation: Evaluation, *, tenant_id: int, actor: str, facts: RequestFacts, phase: str) -> None:
+    decision = evaluation.decision
+    audit_record(
+        kind="policy.refused",
+        tenant_id=tenant_id,
+        actor=actor,
+        subscriber_id=evaluation.subscriber.pk if evaluation.subscriber else None,
+        device_id=facts.device_id,
+        ip=facts.end_user_ip or facts.service_ip,
+        detail={
+            "rule": decision.rule,
+            "reason": decision.reason,
+            "outcome": decision.outcome.value,
+            "phase": phase,
+            "policy": evaluation.policy.source,
+            "service_ip": facts.service_ip,
+            "verdicts": {v.rule: f"{v.verdict.value}:{v.reason}" for v in decision.verdicts},
+        },
+    )
+
+
+def _lock(subscriber: Subscriber, actor: str) -> None:
+    locked = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.ACTIVE).update(
+        status=Subscriber.Status.LOCKED
+    )
+    if locked:
+        audit_record(
+            kind="subscriber.locked",
+            tenant_id=subscriber.tenant_id,
+            actor=actor,
+            subscriber_id=subscriber.pk,
+            detail={"rule": "fraud_lockout"},
+        )
+
+
+def policy_decide(
+    *,
+    application: Application,
+    username: str,
+    facts: RequestFacts | None,
+    phase: engine.Phase = engine.Phase.PREAUTH,
+    end_user_ip: str | None = None,
+) -> engine.Decision:
+    """Evaluate for a relying-service call and record refusals (audit, lockout). Never raises for a refusal.
+
+    ``facts`` None (a caller that passes none) means: no known address, no certificate (fails closed).
+    ``end_user_ip`` fills in the end user's address when ``facts`` lacks it.
+    """
+    facts = facts or RequestFacts()
+    if facts.end_user_ip is None and end_user_ip:
+        facts = replace(facts, end_user_ip=end_user_ip)
+    policy = effective_policy(application=application)
+    evaluation = policy_evaluate(
+        policy=policy, tenant_id=application.tenant_id, username=username, facts=facts, phase=phase
+    )
+    decision = evaluation.decision
+    if decision.outcome in (engine.Outcome.DENY, engine.Outcome.RATE_LIMITED):
+        actor = f"app:{application.integration_key}"
+        _audit_refusal(evaluation, tenant_id=application.tenant_id, actor=actor, facts=facts, phase=phase.value)
+        if decision.lock_subscriber and evaluation.subscriber is not None:
+            _lock(evaluation.subscriber, actor)
+    return decision
+
+
+def policy_preauth(*, application: Application, username: str, facts: RequestFacts | None) -> tuple[str, str] | None:
+    """``(result, reason)`` for preauth when the policy settles it (deny, unknown user); None: go on."""
+    decision = policy_decide(application=application, username=username, facts=facts, phase=engine.Phase.PREAUTH)
+    if decision.outcome == engine.Outcome.ENROLL:
+        return "enroll", "unknown_user"
+    if decision.outcome == engine.Outcome.BYPASS:
+        return "allow", "unknown_user_allowed"
+    if decision.outcome == engine.Outcome.DENY:
+        return "deny", decision.reason
+    return None
+
+
+def raise_for(decision: engine.Decision) -> None:
+    """Turn a refusing decision into its domain error (403 policy_denied / 429 push_rate_limited)."""
+    if decision.outcome == engine.Outcome.RATE_LIMITED:
+        raise PushRateLimitedError(retry_after=decision.retry_after or 1, rule=decision.rule, reason=decision.reason)
+    if decision.outcome == engine.Outcome.DENY:
+        raise PolicyDeniedError(rule=decision.rule, reason=decision.reason)
+
+
+def policy_enforce(
+    *,
+    application: Application,
+    username: str,
+    facts: RequestFacts | None,
+    phase: engine.Phase = engine.Phase.PUSH,
+    end_user_ip: str | None = None,
+) -> engine.Decision:
+    """Evaluate before a factor is used; raise on refusal (audited), else return the decision.
+
+    Raises:
+        PolicyDeniedError: a rule denied (extra: ``rule``, ``reason``).
+        PushRateLimitedError: push limit or cool-down (extra: ``rule``, ``reason``; ``retry_after``).
+    """
+    decision = policy_decide(
+        application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip
+    )
+    raise_for(decision)
+    return decision
+
+
+def policy_enforce_connection(
+    *,
+    policy: EffectivePolicy,
+    tenant_id: int,
+    facts: RequestFacts,
+    actor: str,
+    end_user: bool,
+    username: str | None = None,
+    check_user_network: bool = False,
+) -> None:
+    """The connection locks, checked on every request of an API (one mechanism for all three).
+
+    - relying API (``end_user=False``): the service's source network and its client certificate;
+    - device API (``end_user=True``): the phone's certificate, bound to the subscriber / device when
+      the policy says so (a phone's own network is not the login's, so no network rule);
+    - hosted web client (``end_user=True, check_user_network=True``): the browser's certificate and
+      the end user's network, which here is the connection's own address.
+
+    Raises ``PolicyDeniedError`` (audited) on refusal.
+    """
+    rules = replace(
+        policy.rules,
+        service_networks=engine.NetworkRule() if end_user else policy.rules.service_networks,
+        user_networks=policy.rules.user_networks if check_user_network else engine.NetworkRule(),
+    )
+    if not (rules.client_cert_required or rules.service_networks.is_active or rules.user_networks.is_active):
+        return
+    now = timezone.now()
+    certificate = None
+    if rules.client_cert_required and policy.trust is not None:
+        certificate = certificate_facts(presented=facts.certificate, trust=policy.trust, now=now)
+    connection = engine.Connection(
+        end_user_ip=facts.service_ip if check_user_network else None,
+        service_ip=None if end_user else facts.service_ip,
+        certificate=certificate,
+        device_id=facts.device_id,
+        end_user=end_user,
+    )
+    known = engine.SubscriberFacts(username=username) if username else None
+    decision = engine.evaluate(rules=rules, connection=connection, subscriber=known, phase=engine.Phase.ACCESS, now=now)
+    if not decision.allowed:
+        subscriber = Subscriber.objects.filter(tenant_id=tenant_id, username=username).first() if username else None
+        evaluation = Evaluation(decision=decision, subscriber=subscriber, policy=policy)
+        _audit_refusal(evaluation, tenant_id=tenant_id, actor=actor, facts=facts, phase=engine.Phase.ACCESS.value)
+        raise_for(decision)
+
+
+# --- admin edits ---------------------------------------------------------------------------------
+
+_PEM_FIELDS = ("client_cert_ca_pem", "client_cert_crl_pem")
+
+
+def policy_snapshot(policy: Policy | None) -> dict[str, Any]:
+    """A policy's editable values as JSON-safe data; PEM uploads appear as a SHA-256 fingerprint."""
+    if policy is None or policy.pk is None:
+        return {}
+    data = model_to_dict(policy)
+    for name in _PEM_FIELDS:
+        value = data.get(name) or ""
+        data[name] = hashlib.sha256(value.encode()).hexdigest()[:16] if value else ""
+    return {key: value for key, value in data.items() if key != "id"}
+
+
+def policy_change_record(*, before: dict[str, Any], policy: Policy, actor: str, deleted: bool = False) -> None:
+    """Audit who changed which policy fields from what to what (``before`` = snapshot taken before saving)."""
+    after = {} if deleted else policy_snapshot(policy)
+    keys = sorted(set(before) | set(after))
+    changes = {key: [before.get(key), after.get(key)] for key in keys if before.get(key) != after.get(key)}
+    kind = "policy.deleted" if deleted else ("policy.changed" if before else "policy.created")
+    if not changes and kind == "policy.changed":
+        return
+    audit_record(
+        kind=kind,
+        tenant_id=policy.tenant_id,
+        actor=actor,
+        detail={
+            "policy_id": policy.pk,
+            "scope": f"application:{policy.application_id}" if policy.application_id else "tenant",
+            "changes": changes,
+        },
+    )
