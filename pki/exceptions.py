@@ -79,3 +79,9 @@ class CertificateProofInvalidError(PkiError):
     code = "proof_invalid"
     http_status = 401
     default_message = "The device signature over the CSR is missing, stale or invalid."
+
+
+class SubscriberInactiveError(PkiError):
+    code = "subscriber_inactive"
+    http_status = 403
+    default_message = "The subscriber is disabled or locked."

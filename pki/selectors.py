@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -21,14 +22,14 @@ _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE---
 
 
 def ca_issuing_for_tenant(*, tenant: Tenant) -> CertificateAuthority:
-    """The tenant's newest issuing CA that has not expired.
+    """The tenant's most recently created issuing CA that has not expired.
 
     Raises:
         CaExpiredError: the tenant has issuing CAs but all have expired.
         CaNotFoundError: the tenant has no issuing CA.
     """
     issuing = CertificateAuthority.objects.filter(tenant=tenant, is_issuing=True)
-    ca = issuing.filter(not_after__gt=timezone.now()).order_by("-not_after", "-pk").first()
+    ca = issuing.filter(not_after__gt=timezone.now()).order_by("-created_at", "-pk").first()
     if ca is not None:
         return ca
     if issuing.exists():
@@ -110,7 +111,7 @@ class CertificateStatus:
 
 
 def certificate_status(
-    certificate: x509.Certificate | str | bytes, *, tenant: Tenant, at: object = None
+    certificate: x509.Certificate | str | bytes, *, tenant: Tenant, at: datetime | None = None
 ) -> CertificateStatus:
     """Is a presented client certificate good for ``tenant`` right now?
 
@@ -149,12 +150,12 @@ def certificate_status(
             child.verify_directly_issued_by(parent)
     except (InvalidSignature, ValueError, TypeError):
         return CertificateStatus(False, "bad_signature", issued)
-    if any(not (ca.not_valid_before_utc <= now < ca.not_valid_after_utc) for ca in chain):  # type: ignore[operator]
+    if any(not (ca.not_valid_before_utc <= now < ca.not_valid_after_utc) for ca in chain):
         return CertificateStatus(False, "ca_expired", issued)
-    if now < certificate.not_valid_before_utc:  # type: ignore[operator]
+    if now < certificate.not_valid_before_utc:
         return CertificateStatus(False, "not_yet_valid", issued)
-    if now >= certificate.not_valid_after_utc:  # type: ignore[operator]
+    if now >= certificate.not_valid_after_utc:
         return CertificateStatus(False, "expired", issued)
-    if issued.revoked_at is not None and issued.revoked_at <= now:  # type: ignore[operator]
+    if issued.revoked_at is not None and issued.revoked_at <= now:
         return CertificateStatus(False, "revoked", issued)
     return CertificateStatus(True, "ok", issued)

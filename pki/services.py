@@ -44,6 +44,7 @@ from pki.exceptions import (
     CertificateRevokedError,
     HolderInvalidError,
     P12PasswordTooShortError,
+    SubscriberInactiveError,
 )
 from pki.models import CertificateAuthority, IssuedCertificate
 from pki.selectors import ca_chain, ca_issuing_for_tenant, crl_url, parse_pem_bundle
@@ -549,6 +550,8 @@ def certificate_issue_for_device(
     except IntegrityError:
         raise CertificateProofInvalidError("This device signature was already used.") from None
     subscriber = device.subscriber
+    if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
+        raise SubscriberInactiveError()
     return certificate_issue_from_csr(
         tenant=subscriber.tenant,
         subscriber=subscriber,

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from devices.proofs import sign_payload
 from pki import services
 from pki.models import CertificateAuthority, IssuedCertificate
-from tenants.models import TenantMembership
+from tenants.models import Subscriber, TenantMembership
 from tenants.services import tenant_create
 from tests.pki.conftest import make_csr, openssl_verify
 
@@ -231,8 +231,8 @@ def test_device_certificate_api__issues_bound_cert_with_fresh_proof(phone, issui
     assert IssuedCertificate.objects.count() == 1
 
 
-@pytest.mark.parametrize("problem", ["stale", "wrong_key", "no_token", "bad_csr"])
-def test_device_certificate_api__refusals(phone, issuing, problem):
+@pytest.mark.parametrize("problem", ["stale", "wrong_key", "no_token", "bad_csr", "locked"])
+def test_device_certificate_api__refusals(subscriber, phone, issuing, problem):
     from cryptography.hazmat.primitives.asymmetric import ec
 
     _, csr = make_csr()
@@ -244,6 +244,8 @@ def test_device_certificate_api__refusals(phone, issuing, problem):
     body = _device_request(phone, csr, **kwargs)
     if problem == "bad_csr":
         body["csr"] = "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+    if problem == "locked":
+        Subscriber.objects.filter(pk=subscriber.pk).update(status=Subscriber.Status.LOCKED)
     headers = {} if problem == "no_token" else {"HTTP_AUTHORIZATION": f"Device {phone.token}"}
     response = phone.client.post("/api/v1/device/certificate", body, content_type="application/json", **headers)
     expected = {
@@ -251,6 +253,7 @@ def test_device_certificate_api__refusals(phone, issuing, problem):
         "wrong_key": (401, "proof_invalid"),
         "no_token": (401, "not_authenticated"),
         "bad_csr": (400, "csr_invalid"),
+        "locked": (403, "subscriber_inactive"),
     }[problem]
     assert (response.status_code, response.json()["code"]) == expected
     assert not IssuedCertificate.objects.exists()
