@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "devices",
     "approvals",
     "policies",
+    "duo",
     "pki",
 ]
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DuoConfig(AppConfig):
+    name = "duo"
+    verbose_name = "Duo-compatible front doors"

@@ -1,0 +1,173 @@
+"""Universal Prompt (OIDC, what ``duo_universal.Client`` speaks): health check, authorize + hosted page, token."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals.models import ApprovalRequest
+from duo import oidc, prompt
+from duo.exceptions import OidcInvalidRequestError, OidcUnsupportedGrantTypeError
+from duo.responses import health_check_exception_handler, oauth_exception_handler
+from mfa_server.crypto import random_token
+from mfa_server.errors import DomainError
+from mfa_server.net import client_ip
+
+COOKIE = "mfa_prompt"
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+DEFAULT_BRAND_COLOR = "#1d4ed8"
+
+
+class OidcApi(APIView):
+    """Parameters from the query string merged with a form or multipart body (each SDK sends one of them)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes: list[Any] = []
+    parser_classes = [FormParser, MultiPartParser]
+    renderer_classes = [JSONRenderer]
+
+    def params(self) -> dict[str, str]:
+        merged = dict(self.request.query_params.items())
+        merged.update({k: v for k, v in self.request.data.items() if isinstance(v, str)})
+        return merged
+
+    def hosts(self) -> set[str]:
+        return oidc.accepted_hosts(self.request.get_host())
+
+
+class HealthCheckApi(OidcApi):
+    def get_exception_handler(self) -> Callable[..., Response | None]:
+        return health_check_exception_handler
+
+    def post(self, request: Request) -> Response:
+        oidc.client_assertion_verify(params=self.params(), path=request.path, hosts=self.hosts())
+        return Response({"stat": "OK", "response": {"timestamp": int(timezone.now().timestamp())}})
+
+
+class TokenApi(OidcApi):
+    def get_exception_handler(self) -> Callable[..., Response | None]:
+        return oauth_exception_handler
+
+    def post(self, request: Request) -> Response:
+        params = self.params()
+        if params.get("grant_type") != "authorization_code":
+            raise OidcUnsupportedGrantTypeError()
+        if params.get("client_assertion_type") != oidc.ASSERTION_TYPE:
+            raise OidcInvalidRequestError("client_assertion_type must be jwt-bearer.")
+        application, token_url = oidc.client_assertion_verify(params=params, path=request.path, hosts=self.hosts())
+        session = prompt.prompt_code_exchange(
+            application_id=application.pk, code=params.get("code", ""), redirect_uri=params.get("redirect_uri", "")
+        )
+        id_token = oidc.id_token_issue(
+            application=application,
+            issuer=token_url,
+            username=session.username,
+            nonce=session.nonce,
+            approval=session.approval,  # type: ignore[arg-type]  # exchange only returns approved sessions
+        )
+        body = {"id_token": id_token, "access_token": random_token(), "token_type": "Bearer", "expires_in": 3600}
+        return Response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+
+# --- the hosted prompt page -----------------------------------------------------------------------
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200) -> HttpResponse:
+    """Render with a strict CSP: no script at all, styles only from the nonce'd block, forms post to us."""
+    nonce = secrets.token_urlsafe(16)
+    tenant = context.get("tenant")
+    color = getattr(tenant, "brand_primary_color", "") or DEFAULT_BRAND_COLOR
+    context = {
+        **context,
+        "csp_nonce": nonce,
+        "brand_color": color if _HEX_COLOR.match(color) else DEFAULT_BRAND_COLOR,
+        "brand_name": tenant.display_name if tenant else "Sign in",
+    }
+    response = render(request, template, context, status=status)
+    response["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _error_page(request: HttpRequest, message: str, *, status: int, tenant: Any = None) -> HttpResponse:
+    return _page(request, "duo/error.html", {"message": message, "tenant": tenant}, status=status)
+
+
+@require_GET
+def authorize(request: HttpRequest) -> HttpResponse:
+    """Validate the signed authorize request, bind a login session to this browser, and show the prompt."""
+    try:
+        authorize_request = oidc.authorize_request_verify(
+            query=request.GET.dict(), hosts=oidc.accepted_hosts(request.get_host())
+        )
+    except DomainError as exc:
+        return _error_page(request, exc.message, status=400)
+    started = prompt.prompt_session_create(
+        authorize=authorize_request, ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")
+    )
+    response = HttpResponseRedirect(f"/oauth/v1/prompt/{started.session.pk}", status=303)
+    response.set_cookie(
+        COOKIE,
+        started.browser_secret,
+        max_age=prompt.SESSION_TTL_SECONDS,
+        path=f"/oauth/v1/prompt/{started.session.pk}",
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+@require_GET
+def prompt_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """The prompt: send a push, show the number to type, wait (meta refresh), and redirect with a code on approval."""
+    try:
+        session = prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
+        approval = prompt.prompt_approval_current(session=session)
+    except DomainError as exc:
+        return _error_page(request, exc.message, status=403)
+    if approval is not None and approval.status == ApprovalRequest.Status.APPROVED:
+        redirect_url = prompt.prompt_code_issue(session=session)
+        if redirect_url:
+            return HttpResponseRedirect(redirect_url)
+        return _error_page(request, "This login is already complete.", status=409, tenant=session.application.tenant)
+    context = {
+        "tenant": session.application.tenant,
+        "session": session,
+        "application": session.application,
+        "approval": approval,
+        "pending": approval is not None and approval.is_pending,
+        "failed": approval is not None and not approval.is_pending,
+        "denied_url": prompt.prompt_denied_url(session=session),
+    }
+    return _page(request, "duo/prompt.html", context)
+
+
+@require_POST
+def prompt_push(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """Send (or re-send after a failure) the push of this login, then back to the prompt page."""
+    try:
+        session = prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
+        prompt.prompt_push_start(
+            session=session, ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")
+        )
+    except DomainError as exc:
+        return _error_page(request, exc.message, status=403)
+    return HttpResponseRedirect(f"/oauth/v1/prompt/{session_id}", status=303)

@@ -1,0 +1,162 @@
+"""Duo Auth API v2 (``/auth/v2/*``): what ``duo_client.Auth`` speaks. Thin views over duo services/selectors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals import selectors as approval_selectors
+from approvals.models import Application
+from duo import selectors, serializers, services
+from duo.authentication import DuoSignedRequestAuthentication
+from duo.exceptions import DuoInvalidParameterError, DuoLogoNotFoundError
+from duo.identifiers import duo_user_id, username_for
+from duo.logo import brand_logo_png
+from duo.responses import duo_exception_handler, duo_ok
+
+
+class DuoApi(APIView):
+    """Signed (sig v2 form / v4-v5 JSON), Duo envelope on success and failure."""
+
+    authentication_classes = [DuoSignedRequestAuthentication]
+    permission_classes: list[Any] = []
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    renderer_classes = [JSONRenderer]
+
+    def get_exception_handler(self) -> Callable[..., Response | None]:
+        return duo_exception_handler
+
+    @property
+    def application(self) -> Application:
+        return self.request.user  # type: ignore[return-value]  # set by DuoSignedRequestAuthentication
+
+    def params(self) -> Any:
+        """GET/DELETE parameters come from the query string, POST parameters from the form or JSON body."""
+        if self.request.method in ("GET", "DELETE"):
+            return self.request.query_params
+        return self.request.data
+
+
+class PingApi(DuoApi):
+    """Unsigned liveness and clock (a signed ping is accepted too; its signature is ignored)."""
+
+    authentication_classes: list[Any] = []
+
+    def get(self, request: Request) -> Response:
+        return duo_ok({"time": int(timezone.now().timestamp())})
+
+
+class CheckApi(DuoApi):
+    def get(self, request: Request) -> Response:
+        return duo_ok({"time": int(timezone.now().timestamp())})
+
+
+class LogoApi(DuoApi):
+    def get(self, request: Request) -> HttpResponse:
+        png = brand_logo_png(self.application.tenant.brand_primary_color)
+        if png is None:
+            raise DuoLogoNotFoundError()
+        return HttpResponse(png, content_type="image/png")
+
+
+class EnrollApi(DuoApi):
+    def post(self, request: Request) -> Response:
+        data = serializers.EnrollInputSerializer(data=self.params())
+        data.is_valid(raise_exception=True)
+        subscriber, issued = services.duo_enroll(
+            application=self.application,
+            username=data.validated_data.get("username"),
+            valid_secs=data.validated_data["valid_secs"],
+        )
+        return duo_ok(
+            {
+                "activation_barcode": issued.qr_url,
+                "activation_code": issued.activation_code,
+                "activation_url": issued.activation_url,
+                "expiration": int(issued.enrollment.expires_at.timestamp()),
+                "user_id": duo_user_id(subscriber.pk),
+                "username": subscriber.username,
+            }
+        )
+
+
+class EnrollStatusApi(DuoApi):
+    def post(self, request: Request) -> Response:
+        data = serializers.EnrollStatusInputSerializer(data=self.params())
+        data.is_valid(raise_exception=True)
+        return duo_ok(selectors.duo_enroll_status(application=self.application, **data.validated_data))
+
+
+class PreauthApi(DuoApi):
+    def post(self, request: Request) -> Response:
+        data = serializers.PreauthInputSerializer(data=self.params())
+        data.is_valid(raise_exception=True)
+        username = username_for(
+            application=self.application,
+            username=data.validated_data.get("username"),
+            user_id=data.validated_data.get("user_id"),
+        )
+        response = selectors.duo_preauth(application=self.application, username=username)
+        if data.validated_data["client_supports_verified_push"] and response["result"] == "auth":
+            response.update(
+                services.verified_push_fields(
+                    application=self.application, username=username, request_digest=request.auth
+                )
+            )
+        return duo_ok(response)
+
+
+class AuthApi(DuoApi):
+    def post(self, request: Request) -> Response:
+        data = serializers.AuthInputSerializer(data=self.params())
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["factor"] not in ("auto", "push"):
+            raise DuoInvalidParameterError(detail=f"factor {values['factor']} is not supported yet")
+        username = username_for(
+            application=self.application, username=values.get("username"), user_id=values.get("user_id")
+        )
+        approval = services.duo_push_start(
+            application=self.application,
+            push=services.PushRequest(
+                username=username,
+                device=values["device"],
+                txid=values["txid"],
+                ip=values["ipaddr"],
+                hostname=values["hostname"],
+                login_type=values["type"],
+                display_username=values["display_username"],
+                pushinfo=values["pushinfo"],
+            ),
+            request_digest=request.auth,
+        )
+        if values["async"]:
+            return duo_ok({"txid": str(approval.pk)})
+        approval = approval_selectors.approval_request_wait(
+            approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
+        )
+        return duo_ok(selectors.duo_status(approval))
+
+
+class AuthStatusApi(DuoApi):
+    """Long-poll: answers at once when decided, else after the next change or ``MFA_STATUS_MAX_WAIT_SECONDS``."""
+
+    def get(self, request: Request) -> Response:
+        data = serializers.AuthStatusInputSerializer(data=self.params())
+        data.is_valid(raise_exception=True)
+        approval = approval_selectors.approval_request_get_for_application(
+            application=self.application, approval_id=data.validated_data["txid"]
+        )
+        approval = approval_selectors.approval_request_wait(
+            approval=approval, max_wait_seconds=settings.MFA_STATUS_MAX_WAIT_SECONDS
+        )
+        return duo_ok(selectors.duo_status(approval))

@@ -1,0 +1,299 @@
+"""Contract tests: Duo's unmodified ``duo_client.Auth`` against a live HTTPS server with a private CA."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import time
+from email.utils import formatdate
+from typing import Any
+
+import duo_client
+import pytest
+
+from approvals.models import ApprovalRequest
+from approvals.signing import authorization_header, canonical_string, sign
+from audit.models import AuditEvent
+from devices.client import DeviceApiError
+from policies.models import Policy
+from tenants.models import Subscriber
+from tests.duo.conftest import activate_device
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
+
+
+def _fail(exc: RuntimeError) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, parsed FAIL body) of the error duo_client raised."""
+    return exc.status, exc.data  # type: ignore[attr-defined]  # duo_client sets these
+
+
+def _enrolled(duo_auth: duo_client.Auth, duo_server: Any, username: str = "alice") -> Any:
+    enrolled = duo_auth.enroll(username=username)
+    return activate_device(duo_server, enrolled["activation_code"])
+
+
+def test_ping__unsigned_and_signed__return_current_time(duo_auth, duo_server):
+    assert abs(duo_auth.ping()["time"] - time.time()) < 5
+    raw = duo_server.session().get(f"{duo_server.url}/auth/v2/ping")
+    assert raw.status_code == 200
+    assert raw.json()["stat"] == "OK"
+    assert abs(raw.json()["response"]["time"] - time.time()) < 5
+
+
+def test_check__valid_credentials__returns_time(duo_auth):
+    assert abs(duo_auth.check()["time"] - time.time()) < 5
+
+
+def test_check__wrong_secret__401_40103(duo_auth, duo_server, issued_app):
+    bad = duo_client.Auth(
+        ikey=issued_app.application.integration_key,
+        skey="x" * 40,
+        host=duo_server.host,
+        port=duo_server.port,
+        ca_certs=str(duo_server.ca_path),
+    )
+    with pytest.raises(RuntimeError, match="Received 401 Invalid signature in request credentials") as caught:
+        bad.check()
+    assert _fail(caught.value) == (
+        401,
+        {"stat": "FAIL", "code": 40103, "message": "Invalid signature in request credentials"},
+    )
+
+
+def test_check__unknown_integration_key__401_40102(duo_server, issued_app):
+    unknown = duo_client.Auth(
+        ikey="DI" + "X" * 18,
+        skey=issued_app.secret_key,
+        host=duo_server.host,
+        port=duo_server.port,
+        ca_certs=str(duo_server.ca_path),
+    )
+    with pytest.raises(RuntimeError) as caught:
+        unknown.check()
+    assert _fail(caught.value)[1]["code"] == 40102
+
+
+def _raw_signed(duo_server, issued_app, method: str, path: str, body: dict[str, str] | None, *, date: str) -> Any:
+    """A request signed exactly like duo_client 5.x (v5, JSON body) but with a chosen Date."""
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode() if body is not None else b""
+    canonical = canonical_string(version=5, date=date, method=method, host="localhost", path=path, params=[], body=raw)
+    headers = {
+        "Date": date,
+        "Authorization": authorization_header(
+            issued_app.application.integration_key, sign(issued_app.secret_key, canonical)
+        ),
+        "Content-type": "application/json",
+    }
+    return duo_server.session().request(method, f"{duo_server.url}{path}", data=raw, headers=headers)
+
+
+def test_check__stale_date__401_40105(duo_server, issued_app):
+    stale = _raw_signed(duo_server, issued_app, "GET", "/auth/v2/check", None, date=formatdate(time.time() - 301))
+    assert stale.status_code == 401
+    assert stale.json() == {"stat": "FAIL", "code": 40105, "message": "Bad request timestamp"}
+    fresh = _raw_signed(duo_server, issued_app, "GET", "/auth/v2/check", None, date=formatdate(time.time() - 200))
+    assert fresh.status_code == 200, fresh.text
+
+
+def test_logo__returns_png_in_brand_colour(duo_auth, tenant):
+    png = duo_auth.logo()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert struct.unpack(">II", png[16:24]) == (64, 64)
+
+
+def test_enroll__reference_device_activates__enroll_status_waiting_then_success(duo_auth, duo_server, tenant):
+    enrolled = duo_auth.enroll(username="carol", valid_secs=600)
+    subscriber = Subscriber.objects.get(tenant=tenant, username="carol")
+    assert enrolled["username"] == "carol"
+    assert enrolled["user_id"] == f"DU{subscriber.pk:018d}"
+    assert enrolled["activation_url"].startswith(duo_server.url)
+    assert enrolled["activation_barcode"].startswith(duo_server.url)
+    assert 590 <= enrolled["expiration"] - time.time() <= 600
+    assert duo_auth.enroll_status(enrolled["user_id"], enrolled["activation_code"]) == "waiting"
+    device = activate_device(duo_server, enrolled["activation_url"])
+    assert device.me()
+    assert duo_auth.enroll_status(enrolled["user_id"], enrolled["activation_code"]) == "success"
+    assert duo_auth.enroll_status(enrolled["user_id"], "WRONGCODE") == "invalid"
+    generated = duo_auth.enroll()
+    assert generated["username"].startswith("user-")
+    assert generated["user_id"].startswith("DU")
+
+
+def test_preauth__unknown_user__enroll(duo_auth):
+    assert duo_auth.preauth(username="nobody")["result"] == "enroll"
+
+
+def test_verified_push__approve_with_code_on_device__auth_status_allow(duo_auth, duo_server, issued_app):
+    device = _enrolled(duo_auth, duo_server)
+    pre = duo_auth.preauth(username="alice", ipaddr="192.0.2.1", client_supports_verified_push="1")
+    assert pre["result"] == "auth"
+    assert pre["status_msg"] == "Account is active"
+    assert [d["capabilities"] for d in pre["devices"]] == [["auto", "push"]]
+    assert len(pre["verification_code"]) == 3
+    assert 55 <= pre["expiration"] - time.time() <= 60
+    started = duo_auth.auth(
+        "push",
+        username="alice",
+        async_txn=True,
+        txid=pre["txid"],
+        ipaddr="192.0.2.1",
+        type="VPN",
+        device=pre["devices"][0]["device"],
+        pushinfo="Server=vpn1&Command=login",
+        display_username="Alice",
+    )
+    assert started == {"txid": pre["txid"]}
+    waiting = duo_auth.auth_status(started["txid"])
+    assert waiting["waiting"] is True
+    assert waiting["status"] == "pushed"
+    assert pre["verification_code"] in waiting["status_msg"]
+    pending = device.pending()
+    assert [p["approval_id"] for p in pending] == [pre["txid"]]
+    assert pending[0]["ip"] == "192.0.2.1"
+    assert "Alice" in pending[0]["display_text"]
+    assert "number" not in pending[0]
+    device.decide(pre["txid"], "approve", pre["verification_code"])
+    status = duo_auth.auth_status(started["txid"])
+    assert (status["success"], status["waiting"], status["status"]) == (True, False, "allow")
+    approval = ApprovalRequest.objects.get(pk=pre["txid"])
+    assert (approval.status, approval.number, approval.application_id) == (
+        "approved",
+        pre["verification_code"],
+        issued_app.application.pk,
+    )
+    assert AuditEvent.objects.filter(approval_id=approval.pk, kind="approval.approved").count() == 1
+    with pytest.raises(RuntimeError) as reused:  # the offer is single-use
+        duo_auth.auth("push", username="alice", async_txn=True, txid=pre["txid"])
+    assert _fail(reused.value) == (
+        400,
+        {"stat": "FAIL", "code": 40002, "message": "Invalid request parameters", "message_detail": "txid"},
+    )
+
+
+def test_verified_push__deny_on_device__auth_status_deny_http_200(duo_auth, duo_server):
+    device = _enrolled(duo_auth, duo_server)
+    pre = duo_auth.preauth(username="alice", client_supports_verified_push="1")
+    duo_auth.auth("auto", username="alice", async_txn=True, txid=pre["txid"])
+    device.decide(pre["txid"], "deny")
+    status = duo_auth.auth_status(pre["txid"])
+    assert (status["success"], status["waiting"], status["status"], status["status_msg"]) == (
+        False,
+        False,
+        "deny",
+        "Login request denied.",
+    )
+
+
+def test_push__no_verified_push_and_policy_requires_numbers__40002_and_nothing_created(duo_auth, duo_server):
+    _enrolled(duo_auth, duo_server)
+    with pytest.raises(
+        RuntimeError, match="Received 400 Invalid request parameters \\(verified push required"
+    ) as caught:
+        duo_auth.auth("push", username="alice", async_txn=True)
+    assert _fail(caught.value)[1]["code"] == 40002
+    assert ApprovalRequest.objects.count() == 0
+
+
+def test_push__plain_push_allowed_by_policy__approved_without_number_and_audited_weaker(
+    duo_auth, duo_server, issued_app
+):
+    Policy.objects.create(
+        tenant=issued_app.application.tenant, application=issued_app.application, allow_plain_push=True
+    )
+    device = _enrolled(duo_auth, duo_server)
+    pre = duo_auth.preauth(username="alice")
+    assert "txid" not in pre
+    assert "verification_code" not in pre
+    txid = duo_auth.auth("push", username="alice", async_txn=True)["txid"]
+    assert ApprovalRequest.objects.get(pk=txid).number == ""
+    assert AuditEvent.objects.get(approval_id=txid, kind="approval.plain_push").detail["weaker"] is True
+    device.decide(txid, "approve")
+    assert duo_auth.auth_status(txid)["success"] is True
+
+
+def test_push__synchronous__answers_with_decision(duo_auth, duo_server, issued_app):
+    Policy.objects.create(
+        tenant=issued_app.application.tenant, application=issued_app.application, number_matching=False
+    )
+    device = _enrolled(duo_auth, duo_server)
+    import threading
+
+    def approve_when_pushed() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            pending = device.pending()
+            if pending:
+                device.decide(pending[0]["approval_id"], "approve")
+                return
+            time.sleep(0.1)
+
+    approver = threading.Thread(target=approve_when_pushed)
+    approver.start()
+    result = duo_auth.auth("push", username="alice")
+    approver.join()
+    assert result == {"result": "allow", "status": "allow", "status_msg": "Success. Logging you in..."}
+    assert not AuditEvent.objects.filter(kind="approval.plain_push").exists()  # the policy itself needs no number
+
+
+def test_auth__identical_request_retried__same_transaction(duo_auth, duo_server, issued_app):
+    Policy.objects.create(
+        tenant=issued_app.application.tenant, application=issued_app.application, number_matching=False
+    )
+    _enrolled(duo_auth, duo_server)
+    body = {"async": "1", "factor": "push", "username": "alice"}
+    date = formatdate()
+    first = _raw_signed(duo_server, issued_app, "POST", "/auth/v2/auth", body, date=date)
+    again = _raw_signed(duo_server, issued_app, "POST", "/auth/v2/auth", body, date=date)
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert first.json()["response"]["txid"] == again.json()["response"]["txid"]
+    assert ApprovalRequest.objects.count() == 1
+
+
+def test_preauth__signature_v2_sha1_and_sha512_form_bodies__accepted(duo_server, issued_app, duo_auth):
+    _enrolled(duo_auth, duo_server)
+    for digestmod in (hashlib.sha1, hashlib.sha512):
+        legacy = duo_client.Auth(
+            ikey=issued_app.application.integration_key,
+            skey=issued_app.secret_key,
+            host=duo_server.host,
+            port=duo_server.port,
+            ca_certs=str(duo_server.ca_path),
+            sig_version=2,
+            digestmod=digestmod,
+        )
+        assert legacy.preauth(username="alice", ipaddr="192.0.2.1")["result"] == "auth"
+        assert legacy.auth_status  # same client object works for the other calls
+
+
+def test_auth_status__unknown_txid__400_40002(duo_auth):
+    with pytest.raises(RuntimeError) as caught:
+        duo_auth.auth_status("45f7c92b-f45f-4862-8545-e0f58e78075a")
+    assert _fail(caught.value)[0] == 400
+    assert _fail(caught.value)[1]["code"] == 40002
+
+
+def test_auth__missing_factor__400_40001(duo_auth):
+    with pytest.raises(RuntimeError) as caught:
+        duo_auth.json_api_call("POST", "/auth/v2/auth", {"username": "alice"})
+    assert _fail(caught.value) == (
+        400,
+        {"stat": "FAIL", "code": 40001, "message": "Missing required request parameters", "message_detail": "factor"},
+    )
+
+
+def test_preauth__disabled_user__deny(duo_auth, duo_server, tenant):
+    _enrolled(duo_auth, duo_server, username="dave")
+    Subscriber.objects.filter(tenant=tenant, username="dave").update(status=Subscriber.Status.DISABLED)
+    assert duo_auth.preauth(username="dave")["result"] == "deny"
+    with pytest.raises(RuntimeError):
+        duo_auth.auth("push", username="dave", async_txn=True)
+
+
+def test_device__reference_client_cannot_decide_twice(duo_auth, duo_server):
+    device = _enrolled(duo_auth, duo_server)
+    pre = duo_auth.preauth(username="alice", client_supports_verified_push="1")
+    duo_auth.auth("push", username="alice", async_txn=True, txid=pre["txid"])
+    device.decide(pre["txid"], "deny")
+    with pytest.raises(DeviceApiError):
+        device.decide(pre["txid"], "approve", pre["verification_code"])
