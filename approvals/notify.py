@@ -7,6 +7,7 @@ and runs on the background pool so a slow or failing provider never delays a log
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -17,7 +18,7 @@ from audit.services import audit_record
 from devices.delivery import get_push_backends
 from devices.delivery.base import PushMessage
 from devices.models import Device
-from devices.services import device_invalidate_push_token
+from devices.services import device_drop_webpush_subscription, device_invalidate_push_token
 from mfa_server.background import run_in_background
 
 logger = logging.getLogger(__name__)
@@ -30,14 +31,14 @@ def device_group_name(device_id: int) -> str:
 
 def notify_devices_of_request(*, approval: ApprovalRequest) -> None:
     """After commit: wake every active device of the subscriber (WebSocket and push) with the id only."""
-    targets = list(
-        Device.objects.filter(subscriber_id=approval.subscriber_id, status=Device.Status.ACTIVE).values_list(
-            "pk", "fcm_token"
-        )
+    rows = Device.objects.filter(subscriber_id=approval.subscriber_id, status=Device.Status.ACTIVE).values_list(
+        "pk", "fcm_token", "webpush_subscription"
     )
+    targets = [(pk, token) for pk, token, _ in rows]
+    webpush = {pk: subscription for pk, _, subscription in rows if subscription}
     approval_id = str(approval.pk)
     tenant_id = approval.subscriber.tenant_id
-    transaction.on_commit(lambda: run_in_background(_deliver_request, approval_id, tenant_id, targets))
+    transaction.on_commit(lambda: run_in_background(_deliver_request, approval_id, tenant_id, targets, webpush))
 
 
 def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:
@@ -59,16 +60,27 @@ def _broadcast(device_ids: list[int], event: dict[str, str]) -> None:
         async_to_sync(layer.group_send)(device_group_name(device_id), event)
 
 
-def _deliver_request(approval_id: str, tenant_id: int, targets: list[tuple[int, str]]) -> None:
+def _deliver_request(
+    approval_id: str, tenant_id: int, targets: list[tuple[int, str]], webpush: dict[int, dict[str, Any]] | None = None
+) -> None:
     _broadcast([device_id for device_id, _ in targets], {"type": "approval.request", "approval_id": approval_id})
+    webpush = webpush or {}
     messages = [
-        PushMessage(device_id=device_id, fcm_token=token, data={"approval_id": approval_id})
+        PushMessage(
+            device_id=device_id,
+            fcm_token=token,
+            data={"approval_id": approval_id},
+            webpush_subscription=webpush.get(device_id, {}),
+        )
         for device_id, token in targets
     ]
     tokens = dict(targets)
     for backend in get_push_backends():
         for result in backend.send(messages):
-            if result.token_invalid:
+            if result.token_invalid and result.channel == "webpush":
+                endpoint = webpush.get(result.device_id, {}).get("endpoint", "")
+                device_drop_webpush_subscription(device_id=result.device_id, endpoint=endpoint, reason=result.error)
+            elif result.token_invalid:
                 device_invalidate_push_token(device_id=result.device_id, fcm_token=tokens[result.device_id], reason=result.error)
             elif not result.delivered:
                 audit_record(

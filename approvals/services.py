@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,9 +35,11 @@ from approvals.models import Application, ApprovalRequest, UsedProof
 from approvals.notify import notify_devices_of_decision, notify_devices_of_request
 from approvals.webhooks import webhook_enqueue
 from audit.services import audit_record
+from devices.credentials import WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
 from mfa_server.crypto import encrypt_secret, tokens_equal
+from mfa_server.errors import DomainError
 from policies.facts import RequestFacts
 from policies.selectors import effective_policy
 from policies.services import policy_enforce
@@ -216,6 +219,65 @@ def approval_request_decide(
     ``ProofReusedError``, ``ApprovalExpiredError``, ``ApprovalAlreadyDecidedError``, and
     ``NumberMismatchError`` (the request is denied and the failure counted). Every refusal is audited.
     """
+    approval = _approval_of_device(device=device, approval_id=approval_id)
+    refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
+    now = timezone.now()
+    if abs(now.timestamp() - timestamp) > settings.MFA_PROOF_SKEW_SECONDS:
+        raise refuse(ProofStaleError(), "proof_stale")
+    payload = canonical_payload(approval_id=str(approval.pk), decision=decision, number=number, timestamp=timestamp)
+    if not verify_signature(public_key_pem=device.public_key_pem, payload=payload, signature_b64=signature):
+        raise refuse(ProofInvalidError(), "proof_invalid")
+    # Digest of what was signed (not of the malleable ECDSA signature), consumed even if the decision fails.
+    digest = hashlib.sha256(f"{device.pk}\n".encode() + payload).hexdigest()
+    try:
+        with transaction.atomic():
+            UsedProof.objects.create(digest=digest)
+    except IntegrityError:
+        raise refuse(ProofReusedError(), "proof_reused") from None
+    return _decision_apply(
+        approval=approval, device=device, decision=decision, number=number, now=now, client_ip=client_ip, refuse=refuse
+    )
+
+
+def approval_request_decide_webauthn(
+    *,
+    device: Device,
+    approval_id: UUID,
+    decision: str,
+    number: str,
+    credential: dict[str, Any] | None,
+    client_ip: str | None = None,
+) -> ApprovalRequest:
+    """Apply a decision from the approver web app, exactly once, with the same number and lockout rules.
+
+    Approving needs a WebAuthn assertion (UV, this device's credential, a fresh single-use challenge bound
+    to this transaction and decision, an increasing sign count); deny and fraud may come with the device
+    session alone, and are checked the same way when an assertion is given. Raises what
+    ``approval_request_decide`` raises, plus ``WebAuthnRequiredError``, ``WebAuthnChallengeInvalidError``
+    and ``WebAuthnVerificationError``; every refusal is audited.
+    """
+    approval = _approval_of_device(device=device, approval_id=approval_id)
+    refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
+    if credential is None:
+        if decision == "approve":
+            raise refuse(WebAuthnRequiredError(), "webauthn_required")
+    else:
+        try:
+            assertion_verify(device=device, credential=credential, approval_id=approval.pk, decision=decision)
+        except DomainError as exc:
+            raise refuse(exc, exc.code) from None
+    return _decision_apply(
+        approval=approval,
+        device=device,
+        decision=decision,
+        number=number,
+        now=timezone.now(),
+        client_ip=client_ip,
+        refuse=refuse,
+    )
+
+
+def _approval_of_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
     approval = (
         ApprovalRequest.objects.select_related("application", "subscriber")
         .filter(pk=approval_id, subscriber_id=device.subscriber_id)
@@ -223,6 +285,13 @@ def approval_request_decide(
     )
     if approval is None:
         raise ApprovalNotFoundError()
+    return approval
+
+
+def _decision_refuser(
+    *, approval: ApprovalRequest, device: Device, decision: str, client_ip: str | None
+) -> Callable[[Exception, str], Exception]:
+    """``refuse(error, reason)`` audits a refused decision and returns the error to raise."""
 
     def refuse(error: Exception, reason: str) -> Exception:
         audit_record(
@@ -237,20 +306,20 @@ def approval_request_decide(
         )
         return error
 
-    now = timezone.now()
-    if abs(now.timestamp() - timestamp) > settings.MFA_PROOF_SKEW_SECONDS:
-        raise refuse(ProofStaleError(), "proof_stale")
-    payload = canonical_payload(approval_id=str(approval.pk), decision=decision, number=number, timestamp=timestamp)
-    if not verify_signature(public_key_pem=device.public_key_pem, payload=payload, signature_b64=signature):
-        raise refuse(ProofInvalidError(), "proof_invalid")
-    # Digest of what was signed (not of the malleable ECDSA signature), consumed even if the decision fails.
-    digest = hashlib.sha256(f"{device.pk}\n".encode() + payload).hexdigest()
-    try:
-        with transaction.atomic():
-            UsedProof.objects.create(digest=digest)
-    except IntegrityError:
-        raise refuse(ProofReusedError(), "proof_reused") from None
+    return refuse
 
+
+def _decision_apply(
+    *,
+    approval: ApprovalRequest,
+    device: Device,
+    decision: str,
+    number: str,
+    now: datetime,
+    client_ip: str | None,
+    refuse: Callable[[Exception, str], Exception],
+) -> ApprovalRequest:
+    """After the proof checked out: number matching, the one transition, audit and lockout counting."""
     new_status, reason = DECISION_STATUS[decision], f"user_{decision}"
     number_ok = not approval.number or (bool(number) and tokens_equal(number, approval.number))
     if decision == "approve" and not number_ok:

@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from approvals.notify import device_group_name
 from approvals.selectors import approval_requests_pending_for_device
 from devices.api.authentication import token_from_header
+from devices.browser_session import session_token_from_headers
 from devices.models import Device
 from devices.selectors import device_for_token
 from mfa_server.errors import DomainError
@@ -34,7 +35,10 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         headers = dict(self.scope.get("headers", []))
-        token = token_from_header(headers.get(b"authorization", b"").decode("latin-1"))
+        # Apps send ``Authorization: Device``; the approver web app's browser sends its session cookie.
+        token = token_from_header(headers.get(b"authorization", b"").decode("latin-1")) or session_token_from_headers(
+            headers
+        )
         authenticated = await _authenticate(token) if token else None
         if authenticated is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from audit.services import audit_record
+from devices import credentials, webauthn
 from devices.exceptions import ActivationCodeInvalidError, PublicKeyInvalidError
-from devices.models import Device, Enrollment
+from devices.models import Device, Enrollment, WebAuthnCredential
 from devices.proofs import load_public_key
 from mfa_server import ratelimit
 from mfa_server.crypto import encrypt_secret, hash_token, random_token
+from mfa_server.errors import DomainError
 from tenants.models import Subscriber
 
 ACTIVATION_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: typed by people
@@ -94,13 +98,137 @@ def device_activate(
     Raises ``RateLimitedError`` after too many wrong codes from one address, ``ActivationCodeInvalidError``
     for a wrong, used or expired code, ``PublicKeyInvalidError`` for a key that is not P-256.
     """
-    ratelimit.check(
-        scope="activate", key=client_ip or "-", limit=settings.MFA_ACTIVATION_FAILURES_PER_MINUTE, window_seconds=60
-    )
+    _activation_rate_check(client_ip)
     try:
         load_public_key(public_key_pem)
     except ValueError as exc:
         raise PublicKeyInvalidError() from exc
+    return _enrollment_consume(
+        code=code,
+        client_ip=client_ip,
+        device_fields={
+            "kind": Device.Kind.APP_KEY,
+            "name": name,
+            "platform": platform,
+            "public_key_pem": public_key_pem,
+            "fcm_token": fcm_token,
+        },
+    )
+
+
+def device_registration_begin(*, code: str, client_ip: str | None = None) -> tuple[Enrollment, dict[str, Any]]:
+    """Step 1 of activating the approver web app: WebAuthn creation options for a valid code.
+
+    The code is checked (and a wrong one counted like a failed activation) but not consumed; the
+    challenge is bound to the enrolment. Raises ``RateLimitedError`` and ``ActivationCodeInvalidError``.
+    """
+    _activation_rate_check(client_ip)
+    enrollment = _enrollment_pending(code=code, client_ip=client_ip)
+    subscriber = enrollment.subscriber
+    challenge = credentials.challenge_issue(purpose=credentials.Purpose.REGISTER, enrollment=enrollment)
+    options = webauthn.registration_options(
+        rp=credentials.relying_party(),
+        user_id=secrets.token_bytes(16),
+        user_name=subscriber.username,
+        user_display_name=subscriber.display_name or subscriber.username,
+        challenge=challenge,
+        exclude_credential_ids=list(
+            WebAuthnCredential.objects.filter(
+                device__subscriber=subscriber, device__status=Device.Status.ACTIVE
+            ).values_list("credential_id", flat=True)
+        ),
+        attestation=settings.MFA_WEBAUTHN_ATTESTATION,
+    )
+    return enrollment, options
+
+
+def device_activate_webauthn(
+    *, code: str, credential: Any, name: str, platform: str = "web", client_ip: str | None = None
+) -> ActivatedDevice:
+    """Step 2: verify the new platform credential (UV required), then consume the code and create the device.
+
+    The code is consumed only when the registration verifies. Raises ``RateLimitedError``,
+    ``ActivationCodeInvalidError``, ``WebAuthnChallengeInvalidError``, ``WebAuthnVerificationError`` and
+    ``WebAuthnCredentialExistsError``; refusals are audited.
+    """
+    _activation_rate_check(client_ip)
+    enrollment = _enrollment_pending(code=code, client_ip=client_ip)
+    try:
+        expected = credentials.challenge_consume(
+            credential=credential, purpose=credentials.Purpose.REGISTER, enrollment=enrollment
+        )
+        registered = webauthn.verify_registration(
+            rp=credentials.relying_party(), credential=credential, expected_challenge=expected
+        )
+    except DomainError as exc:
+        audit_record(
+            kind="device.activation_refused",
+            tenant_id=enrollment.subscriber.tenant_id,
+            subscriber_id=enrollment.subscriber_id,
+            ip=client_ip,
+            detail={"reason": exc.code},
+        )
+        raise
+    keep_attestation = settings.MFA_WEBAUTHN_ATTESTATION != "none"
+
+    def store_credential(device: Device) -> None:
+        WebAuthnCredential.objects.create(
+            device=device,
+            credential_id=registered.credential_id,
+            public_key=registered.public_key,
+            sign_count=registered.sign_count,
+            aaguid=registered.aaguid,
+            transports=list(registered.transports),
+            attestation_format=registered.attestation_format,
+            attestation_object=registered.attestation_object if keep_attestation else None,
+            backup_eligible=registered.backup_eligible,
+            backed_up=registered.backed_up,
+        )
+
+    try:
+        return _enrollment_consume(
+            code=code,
+            client_ip=client_ip,
+            device_fields={"kind": Device.Kind.WEBAUTHN, "name": name, "platform": platform},
+            after_create=store_credential,
+        )
+    except IntegrityError as exc:  # the credential id is already stored: the whole activation rolled back
+        raise credentials.WebAuthnCredentialExistsError() from exc
+
+
+def _activation_rate_check(client_ip: str | None) -> None:
+    ratelimit.check(
+        scope="activate", key=client_ip or "-", limit=settings.MFA_ACTIVATION_FAILURES_PER_MINUTE, window_seconds=60
+    )
+
+
+def _activation_refused(client_ip: str | None) -> ActivationCodeInvalidError:
+    ratelimit.count_failure(scope="activate", key=client_ip or "-", window_seconds=60)
+    audit_record(kind="device.activation_refused", tenant_id=None, ip=client_ip, detail={"reason": "code_invalid"})
+    return ActivationCodeInvalidError()
+
+
+def _enrollment_pending(*, code: str, client_ip: str | None) -> Enrollment:
+    """The unused, unexpired enrolment of ``code``; a wrong code is counted and audited."""
+    code_hash = hash_token(normalize_activation_code(code))
+    enrollment = (
+        Enrollment.objects.select_related("subscriber__tenant")
+        .filter(code_hash=code_hash, used_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if enrollment is None:
+        raise _activation_refused(client_ip)
+    return enrollment
+
+
+def _enrollment_consume(
+    *,
+    code: str,
+    client_ip: str | None,
+    device_fields: dict[str, Any],
+    after_create: Callable[[Device], None] | None = None,
+) -> ActivatedDevice:
+    """Consume the activation code and create the device in one transaction; returns its API token."""
     now = timezone.now()
     code_hash = hash_token(normalize_activation_code(code))
     token = random_token()
@@ -111,33 +239,21 @@ def device_activate(
         )
         if claimed:
             device = _device_create_from_enrollment(
-                code_hash=code_hash,
-                public_key_pem=public_key_pem,
-                token=token,
-                name=name,
-                platform=platform,
-                fcm_token=fcm_token,
-                client_ip=client_ip,
+                code_hash=code_hash, token=token, client_ip=client_ip, device_fields=device_fields
             )
+            if after_create is not None:
+                after_create(device)
     if not claimed:
-        ratelimit.count_failure(scope="activate", key=client_ip or "-", window_seconds=60)
-        audit_record(kind="device.activation_refused", tenant_id=None, ip=client_ip, detail={"reason": "code_invalid"})
-        raise ActivationCodeInvalidError()
+        raise _activation_refused(client_ip)
     return ActivatedDevice(device=device, device_token=token)
 
 
 def _device_create_from_enrollment(
-    *, code_hash: str, public_key_pem: str, token: str, name: str, platform: str, fcm_token: str, client_ip: str | None
+    *, code_hash: str, token: str, client_ip: str | None, device_fields: dict[str, Any]
 ) -> Device:
     enrollment = Enrollment.objects.select_related("subscriber").get(code_hash=code_hash)
     device = Device.objects.create(
-        subscriber=enrollment.subscriber,
-        name=name,
-        platform=platform,
-        public_key_pem=public_key_pem,
-        token_hash=hash_token(token),
-        fcm_token=fcm_token,
-        last_seen_at=timezone.now(),
+        subscriber=enrollment.subscriber, token_hash=hash_token(token), last_seen_at=timezone.now(), **device_fields
     )
     enrollment.device = device
     enrollment.save(update_fields=["device"])
@@ -148,7 +264,12 @@ def _device_create_from_enrollment(
         subscriber_id=enrollment.subscriber_id,
         device_id=device.pk,
         ip=client_ip,
-        detail={"enrollment": enrollment.pk, "platform": platform, "has_fcm_token": bool(fcm_token)},
+        detail={
+            "enrollment": enrollment.pk,
+            "kind": device.kind,
+            "platform": device.platform,
+            "has_fcm_token": bool(device.fcm_token),
+        },
     )
     return device
 
@@ -157,7 +278,7 @@ def device_revoke(*, device: Device, actor: str) -> bool:
     """Revoke a device; its token and key stop working at once. False when it was already revoked."""
     now = timezone.now()
     updated = Device.objects.filter(pk=device.pk, status=Device.Status.ACTIVE).update(
-        status=Device.Status.REVOKED, revoked_at=now, fcm_token=""
+        status=Device.Status.REVOKED, revoked_at=now, fcm_token="", webpush_subscription={}
     )
     if updated:
         audit_record(
@@ -183,6 +304,52 @@ def device_update_push_token(*, device: Device, fcm_token: str) -> Device:
         detail={"has_fcm_token": bool(fcm_token)},
     )
     return device
+
+
+def device_rename(*, device: Device, name: str) -> Device:
+    """Give the device a name its user recognises (shown in admin and in the device list)."""
+    Device.objects.filter(pk=device.pk).update(name=name)
+    audit_record(
+        kind="device.renamed",
+        tenant_id=device.subscriber.tenant_id,
+        actor=f"device:{device.pk}",
+        subscriber_id=device.subscriber_id,
+        device_id=device.pk,
+        detail={"from": device.name, "to": name},
+    )
+    device.name = name
+    return device
+
+
+def device_set_webpush_subscription(*, device: Device, subscription: dict[str, Any]) -> Device:
+    """Store (or, with ``{}``, drop) the approver web app's Web Push subscription."""
+    Device.objects.filter(pk=device.pk).update(webpush_subscription=subscription)
+    device.webpush_subscription = subscription
+    audit_record(
+        kind="device.webpush_updated",
+        tenant_id=device.subscriber.tenant_id,
+        actor=f"device:{device.pk}",
+        subscriber_id=device.subscriber_id,
+        device_id=device.pk,
+        detail={"subscribed": bool(subscription)},
+    )
+    return device
+
+
+def device_drop_webpush_subscription(*, device_id: int, endpoint: str, reason: str) -> None:
+    """Forget a subscription the push service reported gone (404/410), unless it was replaced meanwhile."""
+    updated = Device.objects.filter(pk=device_id, webpush_subscription__endpoint=endpoint).update(
+        webpush_subscription={}
+    )
+    if updated:
+        device = Device.objects.select_related("subscriber").get(pk=device_id)
+        audit_record(
+            kind="device.webpush_dropped",
+            tenant_id=device.subscriber.tenant_id,
+            subscriber_id=device.subscriber_id,
+            device_id=device_id,
+            detail={"reason": reason},
+        )
 
 
 def device_invalidate_push_token(*, device_id: int, fcm_token: str, reason: str) -> None:

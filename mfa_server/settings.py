@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "policies",
     "duo",
     "pki",
+    "approver",
 ]
 
 MIDDLEWARE = [
@@ -167,8 +168,29 @@ MFA_WEBHOOK_MAX_ATTEMPTS = env.int("MFA_WEBHOOK_MAX_ATTEMPTS", default=8)
 MFA_WEBHOOK_TIMEOUT_SECONDS = env.float("MFA_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 MFA_WORKER_INTERVAL_SECONDS = env.float("MFA_WORKER_INTERVAL_SECONDS", default=1.0)
 
+# --- WebAuthn (approver web app) ------------------------------------------------------------
+# RP ID and origins default to MFA_PUBLIC_URL's host and origin; the RP ID must be a registrable
+# suffix of every origin. Attestation: "none" (default) or "direct"/"indirect"/"enterprise" (stored).
+MFA_WEBAUTHN_RP_ID = env.str("MFA_WEBAUTHN_RP_ID", default=MFA_PUBLIC_URL.split("://", 1)[-1].split("/")[0].split(":")[0])
+MFA_WEBAUTHN_RP_NAME = env.str("MFA_WEBAUTHN_RP_NAME", default="MFA Approver")
+MFA_WEBAUTHN_ORIGINS = env.list("MFA_WEBAUTHN_ORIGINS", default=["/".join(MFA_PUBLIC_URL.split("/")[:3])])
+MFA_WEBAUTHN_ATTESTATION = env.str("MFA_WEBAUTHN_ATTESTATION", default="none")
+MFA_WEBAUTHN_CHALLENGE_TTL_SECONDS = env.int("MFA_WEBAUTHN_CHALLENGE_TTL_SECONDS", default=120)
+# The approver's device session cookie (HttpOnly, SameSite=Strict, Secure unless DEBUG).
+MFA_APPROVER_COOKIE_NAME = env.str("MFA_APPROVER_COOKIE_NAME", default="mfa_approver")
+MFA_APPROVER_COOKIE_MAX_AGE = env.int("MFA_APPROVER_COOKIE_MAX_AGE", default=365 * 24 * 3600)
+MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
+MEDIA_URL = "/media/"  # never served as is: tenant logos go through the approver's own view
+
 # --- delivery -------------------------------------------------------------------------------
-MFA_PUSH_BACKENDS = env.list("MFA_PUSH_BACKENDS", default=["devices.delivery.console.ConsolePushBackend"])
+MFA_PUSH_BACKENDS = env.list(
+    "MFA_PUSH_BACKENDS",
+    default=["devices.delivery.console.ConsolePushBackend", "devices.delivery.webpush.WebPushBackend"],
+)
+# Web Push (VAPID): the private key as PEM or base64url raw scalar; no key turns Web Push off.
+MFA_WEBPUSH_VAPID_PRIVATE_KEY = env.str("MFA_WEBPUSH_VAPID_PRIVATE_KEY", default="")
+MFA_WEBPUSH_SUBJECT = env.str("MFA_WEBPUSH_SUBJECT", default="mailto:ops@example.invalid")
+MFA_WEBPUSH_TTL_SECONDS = env.int("MFA_WEBPUSH_TTL_SECONDS", default=60)
 # FCM: service-account JSON file path (GOOGLE_APPLICATION_CREDENTIALS) or base64 JSON.
 MFA_FCM_CREDENTIALS_JSON = env.str("MFA_FCM_CREDENTIALS_JSON", default="")
 MFA_FCM_PROJECT_ID = env.str("MFA_FCM_PROJECT_ID", default="")

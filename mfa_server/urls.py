@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/device/", include("pki.api.urls")),
     path("pki/", include("pki.urls")),
     path("enroll/qr", enrollment_qr, name="enrollment-qr"),
+    path("approver/", include("approver.urls")),
     path("", include("duo.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="openapi-docs"),

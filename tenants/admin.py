@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
 
 from audit.services import audit_record
 from devices.services import enrollment_create
@@ -25,6 +26,33 @@ class TenantAdmin(TenantScopedAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [TenantMembershipInline]
+    readonly_fields = ["approver_preview"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug"]}),
+        (
+            "Approver web app branding",
+            {
+                "description": "Applied at once to the web app and its install manifest; no rebuild needed.",
+                "fields": [
+                    "brand_name",
+                    "brand_primary_color",
+                    "brand_background_color",
+                    "brand_logo",
+                    "support_contact",
+                    "app_name",
+                    "app_short_name",
+                    "approver_preview",
+                ],
+            },
+        ),
+    ]
+
+    @admin.display(description="Preview")
+    def approver_preview(self, obj: Tenant) -> str:
+        if not obj.pk:
+            return "Save first."
+        link = '<a href="/approver/?tenant={}" target="_blank" rel="noopener">Open the branded web app</a>'
+        return format_html(link, obj.slug)
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return self.inlines if request.user.is_superuser else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,8 @@ class PushMessage:
     device_id: int
     fcm_token: str
     data: dict[str, str] = field(default_factory=dict)
+    # The approver web app's Web Push subscription ({"endpoint", "keys": {"p256dh", "auth"}}), if any.
+    webpush_subscription: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class DeliveryResult:
     delivered: bool
     token_invalid: bool = False
     error: str = ""
+    channel: str = "fcm"  # which address ``token_invalid`` refers to: "fcm" token or "webpush" subscription
 
 
 class PushBackend(Protocol):
