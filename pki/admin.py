@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from mfa_server.admin_tools import TenantScopedAdmin, admin_actor
 from mfa_server.errors import DomainError
 from pki import services
-from pki.forms import CaCreateForm, CaImportForm, IssueFromCsrForm, RevokeActionForm
+from pki.forms import CaCreateForm, CaImportForm, IssueFromCsrForm, IssuePkcs12Form, RevokeActionForm
 from pki.models import CertificateAuthority, IssuedCertificate
 from pki.selectors import ca_chain
 from tenants.models import Tenant
@@ -213,7 +213,46 @@ class IssuedCertificateAdmin(TenantScopedAdmin):
             else:
                 self.message_user(request, f"Issued certificate {issued.serial}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:pki_issuedcertificate_change", args=[issued.pk]))
-        return _form_page(request, title="Issue a client certificate from a CSR", form=form, submit_label="Issue")
+        intro = f"To generate the key here and download a PKCS#12 instead: {reverse('admin:pki_issuedcertificate_p12')}"
+        return _form_page(
+            request, title="Issue a client certificate from a CSR", form=form, submit_label="Issue", intro=intro
+        )
+
+    def get_urls(self) -> list[Any]:
+        extra = [
+            path("issue-p12/", self.admin_site.admin_view(self.issue_p12_view), name="pki_issuedcertificate_p12"),
+        ]
+        return extra + super().get_urls()
+
+    def issue_p12_view(self, request: HttpRequest) -> HttpResponse:
+        """Generate a key server-side and hand the PKCS#12 over once, as this response; nothing keeps the key."""
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form = IssuePkcs12Form(request.POST or None, tenants=_tenants_for(request))
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                bundle = services.certificate_issue_pkcs12(
+                    tenant=data["subscriber"].tenant,
+                    subscriber=data["subscriber"],
+                    device=data["device"],
+                    password=data["password"],
+                    algorithm=data["algorithm"],
+                    validity_days=data["validity_days"],
+                    actor=admin_actor(request),
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                response = HttpResponse(bundle.pkcs12, content_type="application/x-pkcs12")
+                filename = f"{bundle.certificate.holder}-{bundle.certificate.serial[:8]}.p12".replace(" ", "-")
+                response["Content-Disposition"] = f'attachment; filename="{filename}"'
+                response["Cache-Control"] = "no-store"
+                return response
+        intro = "The key is generated here and delivered once in the downloaded file; it is not stored."
+        return _form_page(
+            request, title="Issue a certificate as a PKCS#12 bundle", form=form, submit_label="Issue", intro=intro
+        )
 
     @admin.action(description="Revoke (with the reason chosen above)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[IssuedCertificate]) -> None:

@@ -65,6 +65,29 @@ class IssueFromCsrForm(forms.Form):
         return data
 
 
+class IssuePkcs12Form(forms.Form):
+    subscriber = forms.ModelChoiceField(queryset=Subscriber.objects.none())
+    device = forms.ModelChoiceField(queryset=Device.objects.none(), required=False)
+    algorithm = forms.ChoiceField(choices=[(a, a) for a in ALGORITHMS], initial=EC_P256)
+    validity_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
+    password = forms.CharField(widget=forms.PasswordInput, help_text="Protects the .p12; tell the user separately.")
+    password_again = forms.CharField(widget=forms.PasswordInput)
+
+    def __init__(self, *args: Any, tenants: QuerySet[Tenant], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["subscriber"].queryset = Subscriber.objects.filter(tenant__in=tenants).select_related("tenant")  # type: ignore[attr-defined]
+        self.fields["device"].queryset = Device.objects.filter(subscriber__tenant__in=tenants)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") != data.get("password_again"):
+            raise forms.ValidationError("The passwords differ.")
+        device, subscriber = data.get("device"), data.get("subscriber")
+        if device is not None and subscriber is not None and device.subscriber_id != subscriber.pk:
+            raise forms.ValidationError("The device does not belong to this subscriber.")
+        return data
+
+
 class RevokeActionForm(ActionForm):
     reason = forms.ChoiceField(
         choices=IssuedCertificate.Reason.choices, required=False, initial=IssuedCertificate.Reason.UNSPECIFIED

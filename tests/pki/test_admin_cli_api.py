@@ -67,6 +67,20 @@ def test_admin_issue_from_csr__creates_certificate(admin_client, subscriber, iss
     assert IssuedCertificate.objects.count() == 1
 
 
+def test_admin_issue_p12__download_once_opens_with_password(admin_client, subscriber, issuing):
+    url = "/admin/pki/issuedcertificate/issue-p12/"
+    assert admin_client.get(url).status_code == 200
+    form = {"subscriber": subscriber.pk, "algorithm": "ec-p256", "password": "p12 password", "password_again": "x"}
+    assert admin_client.post(url, form).status_code == 200  # passwords differ
+    assert not IssuedCertificate.objects.exists()
+    response = admin_client.post(url, {**form, "password_again": "p12 password"})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-pkcs12"
+    assert "no-store" in response["Cache-Control"]
+    key, cert, _ = pkcs12.load_key_and_certificates(response.content, b"p12 password")
+    assert format(cert.serial_number, "X") == IssuedCertificate.objects.get().serial
+
+
 def test_admin_create_ca__post_creates_hierarchy(admin_client, tenant):
     response = admin_client.post("/admin/pki/certificateauthority/add/", {"tenant": tenant.pk, "algorithm": "ec-p256"})
     assert response.status_code == 302
