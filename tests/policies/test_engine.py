@@ -70,7 +70,10 @@ def test_evaluate__user_network_matrix(allow, deny, ip, verdict, reason):
     rules = PolicyRules(user_networks=NetworkRule(allow=nets(*allow), deny=nets(*deny)))
     decision = evaluate(rules=rules, connection=Connection(end_user_ip=ip), subscriber=ALICE, phase=Phase.PUSH, now=NOW)
     checked = verdict_of(decision, "user_network")
-    assert (checked.verdict.value, checked.reason) == (verdict if verdict == "fail" or allow or deny else "skip", reason)
+    assert (checked.verdict.value, checked.reason) == (
+        verdict if verdict == "fail" or allow or deny else "skip",
+        reason,
+    )
     if verdict == "fail":
         assert (decision.outcome, decision.rule, decision.reason) == (Outcome.DENY, "user_network", reason)
     else:
@@ -128,16 +131,54 @@ CERT_MATRIX = [
     # required, binding, certificate, end_user, device_id, verdict, reason
     (False, CertBinding.NONE, None, False, None, Verdict.SKIP, "certificate_not_required"),
     (True, CertBinding.NONE, None, False, None, Verdict.FAIL, "certificate_missing"),
-    (True, CertBinding.NONE, CertificateFacts(False, "certificate_expired"), False, None, Verdict.FAIL, "certificate_expired"),
-    (True, CertBinding.NONE, CertificateFacts(False, "certificate_revoked"), False, None, Verdict.FAIL, "certificate_revoked"),
+    (
+        True,
+        CertBinding.NONE,
+        CertificateFacts(False, "certificate_expired"),
+        False,
+        None,
+        Verdict.FAIL,
+        "certificate_expired",
+    ),
+    (
+        True,
+        CertBinding.NONE,
+        CertificateFacts(False, "certificate_revoked"),
+        False,
+        None,
+        Verdict.FAIL,
+        "certificate_revoked",
+    ),
     (True, CertBinding.NONE, GOOD, False, None, Verdict.PASS, "certificate_valid"),
     # A relying service's own certificate is never bound to the end user.
-    (True, CertBinding.SUBSCRIBER, replace(GOOD, holder_username="svc"), False, None, Verdict.PASS, "certificate_valid"),
+    (
+        True,
+        CertBinding.SUBSCRIBER,
+        replace(GOOD, holder_username="svc"),
+        False,
+        None,
+        Verdict.PASS,
+        "certificate_valid",
+    ),
     (True, CertBinding.SUBSCRIBER, GOOD, True, None, Verdict.PASS, "certificate_valid"),
-    (True, CertBinding.SUBSCRIBER, replace(GOOD, holder_username="bob"), True, None, Verdict.FAIL,
-     "certificate_not_bound_to_subscriber"),
-    (True, CertBinding.SUBSCRIBER, replace(GOOD, holder_username=""), True, None, Verdict.FAIL,
-     "certificate_not_bound_to_subscriber"),
+    (
+        True,
+        CertBinding.SUBSCRIBER,
+        replace(GOOD, holder_username="bob"),
+        True,
+        None,
+        Verdict.FAIL,
+        "certificate_not_bound_to_subscriber",
+    ),
+    (
+        True,
+        CertBinding.SUBSCRIBER,
+        replace(GOOD, holder_username=""),
+        True,
+        None,
+        Verdict.FAIL,
+        "certificate_not_bound_to_subscriber",
+    ),
     (True, CertBinding.DEVICE, GOOD, True, 7, Verdict.PASS, "certificate_valid"),
     (True, CertBinding.DEVICE, GOOD, True, 8, Verdict.FAIL, "certificate_not_bound_to_device"),
     (True, CertBinding.DEVICE, GOOD, True, None, Verdict.FAIL, "certificate_not_bound_to_device"),
@@ -157,7 +198,11 @@ def test_evaluate__client_certificate_matrix(required, binding, cert, end_user, 
 def test_evaluate__subscriber_binding_without_a_subscriber_fails():
     rules = PolicyRules(client_cert_required=True, client_cert_binding=CertBinding.SUBSCRIBER)
     decision = evaluate(
-        rules=rules, connection=Connection(certificate=GOOD, end_user=True), subscriber=None, phase=Phase.ACCESS, now=NOW
+        rules=rules,
+        connection=Connection(certificate=GOOD, end_user=True),
+        subscriber=None,
+        phase=Phase.ACCESS,
+        now=NOW,
     )
     assert decision.reason == "certificate_not_bound_to_subscriber"
 
@@ -167,12 +212,20 @@ def test_evaluate__subscriber_binding_without_a_subscriber_fails():
 
 @pytest.mark.parametrize(
     ("behaviour", "outcome", "allowed"),
-    [(UnknownUser.ENROLL, Outcome.ENROLL, False), (UnknownUser.ALLOW, Outcome.BYPASS, True), (UnknownUser.DENY, Outcome.DENY, False)],
+    [
+        (UnknownUser.ENROLL, Outcome.ENROLL, False),
+        (UnknownUser.ALLOW, Outcome.BYPASS, True),
+        (UnknownUser.DENY, Outcome.DENY, False),
+    ],
 )
 def test_evaluate__unknown_user_behaviour(behaviour, outcome, allowed):
     ghost = SubscriberFacts(username="ghost", exists=False)
     decision = evaluate(
-        rules=PolicyRules(unknown_user=behaviour), connection=Connection(), subscriber=ghost, phase=Phase.PREAUTH, now=NOW
+        rules=PolicyRules(unknown_user=behaviour),
+        connection=Connection(),
+        subscriber=ghost,
+        phase=Phase.PREAUTH,
+        now=NOW,
     )
     assert (decision.outcome, decision.rule, decision.reason) == (outcome, "unknown_user", f"unknown_user_{behaviour}")
     assert decision.allowed is allowed
@@ -226,8 +279,13 @@ def test_evaluate__push_limit_ignored_before_a_push():
 
 @pytest.mark.parametrize(
     ("refused_ago", "outcome", "retry_after"),
-    [(None, Outcome.ALLOW, None), (0, Outcome.RATE_LIMITED, 120), (119.5, Outcome.RATE_LIMITED, 1),
-     (120, Outcome.ALLOW, None), (3600, Outcome.ALLOW, None)],
+    [
+        (None, Outcome.ALLOW, None),
+        (0, Outcome.RATE_LIMITED, 120),
+        (119.5, Outcome.RATE_LIMITED, 1),
+        (120, Outcome.ALLOW, None),
+        (3600, Outcome.ALLOW, None),
+    ],
 )
 def test_evaluate__cooldown_after_denial(refused_ago, outcome, retry_after):
     last = None if refused_ago is None else NOW - timedelta(seconds=refused_ago)
@@ -252,7 +310,11 @@ def test_evaluate__access_phase_checks_only_the_locks():
     alice = replace(ALICE, strikes=9, push_times=pushes(1, 2, 3, 4), last_refusal_at=NOW)
     decision = evaluate(rules=FATIGUE, connection=Connection(), subscriber=alice, phase=Phase.ACCESS, now=NOW)
     assert decision.outcome == Outcome.ALLOW
-    assert {v.rule for v in decision.verdicts if v.verdict == Verdict.SKIP} >= {"fraud_lockout", "push_limit", "push_cooldown"}
+    assert {v.rule for v in decision.verdicts if v.verdict == Verdict.SKIP} >= {
+        "fraud_lockout",
+        "push_limit",
+        "push_cooldown",
+    }
 
 
 def test_evaluate__rules_off_by_default():
