@@ -1,0 +1,74 @@
+"""Helpers of the fallback suite: relying calls for codes, snapshots for "nothing changed" checks."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django.db import connection
+
+from approvals.models import ApprovalRequest
+from audit.models import AuditEvent
+from fallbacks.models import OneTimeCode, SmsSend
+from tenants.models import Subscriber
+from tests.helpers import SignedClient, TestDevice
+
+UK_MOBILE = "+447400123456"  # libphonenumber's example GB mobile
+_logins = itertools.count(1)
+
+
+def start_push(relying: SignedClient, username: str = "alice") -> str:
+    response = relying.auth(username)
+    assert response.status_code == 201, response.json()
+    return response.json()["txid"]
+
+
+def fallback(relying: SignedClient, txid: str, factor: str) -> Any:
+    return relying.request("POST", f"/api/v1/auth/{txid}/fallback", body={"factor": factor})
+
+
+def verify(relying: SignedClient, txid: str, code: str) -> Any:
+    return relying.request("POST", f"/api/v1/auth/{txid}/verify", body={"code": code})
+
+
+def passcode(relying: SignedClient, value: str, username: str = "alice", **context: Any) -> Any:
+    """POST /auth/passcode; each call is a distinct login (a fresh nonce in the context), not a replay."""
+    context.setdefault("display_text", f"login {next(_logins)}")
+    body = {"username": username, "passcode": value, "context": context}
+    return relying.request("POST", "/api/v1/auth/passcode", body=body)
+
+
+def session_codes(phone: TestDevice) -> list[dict[str, Any]]:
+    response = phone.get("codes")
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def wrong(code: str) -> str:
+    """A code of the same length that is not ``code``."""
+    return str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
+
+
+def snapshot() -> tuple[Any, ...]:
+    """What a refused request must leave unchanged (besides its audit row)."""
+    return (
+        list(ApprovalRequest.objects.order_by("pk").values_list("pk", "status", "factor", "expires_at")),
+        list(OneTimeCode.objects.order_by("pk").values_list("pk", "attempts", "used_at", "invalidated_at")),
+        SmsSend.objects.count(),
+        list(Subscriber.objects.order_by("pk").values_list("pk", "status", "failed_attempts")),
+    )
+
+
+def audit_kinds(**filters: Any) -> list[str]:
+    return list(AuditEvent.objects.filter(**filters).order_by("id").values_list("kind", flat=True))
+
+
+def db_text() -> str:
+    """Every value of every row of every table, as text: for "this secret is stored nowhere" checks."""
+    chunks: list[str] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (introspected names)
+            for row in cursor.fetchall():
+                chunks.extend(str(bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else v) for v in row)
+    return "\n".join(chunks)
