@@ -13,6 +13,7 @@ from approvals.exceptions import ApprovalNotFoundError
 from approvals.models import Application, ApprovalRequest
 from approvals.services import approval_request_expire
 from devices.models import Device
+from fallbacks.selectors import preauth_options
 from policies.facts import RequestFacts
 from policies.services import policy_preauth
 from tenants.models import Subscriber
@@ -52,13 +53,16 @@ def preauth(*, application: Application, username: str, facts: RequestFacts | No
         return PreauthResult(result="allow", reason="bypass")
     if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
         return PreauthResult(result="deny", reason=subscriber.status)
-    devices = tuple(
-        DeviceSummary(device_id=d.pk, name=d.name, platform=d.platform, capabilities=("push",))
-        for d in Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).order_by("pk")
-    )
-    if not devices:
+    active = list(Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).order_by("pk"))
+    if not active:
         return PreauthResult(result="enroll", reason="no_active_device")
-    return PreauthResult(result="auth", reason="second_factor_required", devices=devices, factors=("push",))
+    # Factors and capabilities: allowed by the policy (in its order) and held by the subscriber.
+    options = preauth_options(application=application, subscriber=subscriber, devices=active)
+    devices = tuple(
+        DeviceSummary(device_id=d.pk, name=d.name, platform=d.platform, capabilities=options.capabilities[d.pk])
+        for d in active
+    )
+    return PreauthResult(result="auth", reason="second_factor_required", devices=devices, factors=options.factors)
 
 
 def approval_request_get_for_application(*, application: Application, approval_id: UUID) -> ApprovalRequest:

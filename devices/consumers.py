@@ -65,3 +65,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
 
     async def approval_updated(self, event: dict[str, str]) -> None:
         await self.send_json({"type": "approval.updated", "approval_id": event["approval_id"], "status": event["status"]})
+
+    async def session_code(self, event: dict[str, str]) -> None:
+        """A session code (fallbacks app) for the user to type on the login page."""
+        await self.send_json({k: event[k] for k in ("type", "approval_id", "code", "expires_at", "application")})

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "policies",
     "duo",
     "pki",
+    "fallbacks",
     "approver",
 ]
 
@@ -227,6 +228,35 @@ MFA_POLICY_PUSH_WINDOW_SECONDS = env.int("MFA_POLICY_PUSH_WINDOW_SECONDS", defau
 MFA_POLICY_COOLDOWN_SECONDS = env.int("MFA_POLICY_COOLDOWN_SECONDS", default=30)
 MFA_POLICY_FRAUD_LOCKOUT_COUNT = env.int("MFA_POLICY_FRAUD_LOCKOUT_COUNT", default=3)
 MFA_POLICY_NEW_DEVICE_MINUTES = env.int("MFA_POLICY_NEW_DEVICE_MINUTES", default=0)
+
+# --- fallbacks ---------------------------------------------------------------------------
+# Codes: wrong tries per code before the transaction is denied; consecutive failures before a
+# subscriber is locked reuse MFA_LOCKOUT_THRESHOLD. Back-off doubles per failure after the free ones.
+MFA_CODE_MAX_ATTEMPTS = env.int("MFA_CODE_MAX_ATTEMPTS", default=5)
+MFA_CODE_BACKOFF_FREE_FAILURES = env.int("MFA_CODE_BACKOFF_FREE_FAILURES", default=3)
+MFA_CODE_BACKOFF_BASE_SECONDS = env.float("MFA_CODE_BACKOFF_BASE_SECONDS", default=1.0)
+MFA_CODE_BACKOFF_MAX_SECONDS = env.int("MFA_CODE_BACKOFF_MAX_SECONDS", default=900)
+MFA_CODE_FAILURES_PER_MINUTE_PER_APP = env.int("MFA_CODE_FAILURES_PER_MINUTE_PER_APP", default=300)
+MFA_SESSION_CODE_TTL_SECONDS = env.int("MFA_SESSION_CODE_TTL_SECONDS", default=120)
+MFA_SESSION_CODE_DIGITS = env.int("MFA_SESSION_CODE_DIGITS", default=6)
+MFA_TOTP_TOLERANCE_STEPS = env.int("MFA_TOTP_TOLERANCE_STEPS", default=1)
+MFA_BYPASS_CODE_TTL_SECONDS = env.int("MFA_BYPASS_CODE_TTL_SECONDS", default=7 * 24 * 3600)
+MFA_BYPASS_CODES_PER_ISSUE = env.int("MFA_BYPASS_CODES_PER_ISSUE", default=5)
+MFA_BYPASS_CODE_USES = env.int("MFA_BYPASS_CODE_USES", default=1)
+# SMS: backend like EMAIL_BACKEND (console prints; "file" option appends to a file instead).
+MFA_SMS = {
+    "BACKEND": env.str("MFA_SMS_BACKEND", default="fallbacks.sms.console.ConsoleSmsBackend"),
+    "OPTIONS": env.json("MFA_SMS_OPTIONS", default={}),
+}
+MFA_SMS_CODE_DIGITS = env.int("MFA_SMS_CODE_DIGITS", default=6)
+MFA_SMS_CODE_TTL_SECONDS = env.int("MFA_SMS_CODE_TTL_SECONDS", default=300)
+MFA_SMS_COOLDOWN_SECONDS = env.int("MFA_SMS_COOLDOWN_SECONDS", default=30)
+MFA_SMS_SUBSCRIBER_HOURLY_CAP = env.int("MFA_SMS_SUBSCRIBER_HOURLY_CAP", default=5)
+MFA_SMS_DESTINATION_HOURLY_CAP = env.int("MFA_SMS_DESTINATION_HOURLY_CAP", default=5)
+MFA_SMS_TENANT_HOURLY_CAP = env.int("MFA_SMS_TENANT_HOURLY_CAP", default=500)
+# ISO 3166 regions SMS may go to (toll-fraud guard); premium-rate numbers are always refused.
+MFA_SMS_ALLOWED_COUNTRIES = env.list("MFA_SMS_ALLOWED_COUNTRIES", default=["US", "CA", "GB", "DE", "FR", "NL"])
+MFA_SMS_MESSAGE = env.str("MFA_SMS_MESSAGE", default="Your login code is {code}. It expires in {minutes} min.")
 
 # --- logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -15,6 +15,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("api/v1/", include("approvals.api.urls")),
     path("api/v1/device/", include("devices.api.urls")),
+    path("api/v1/", include("fallbacks.api.urls")),
     path("api/v1/device/", include("pki.api.urls")),
     path("pki/", include("pki.urls")),
     path("enroll/qr", enrollment_qr, name="enrollment-qr"),
