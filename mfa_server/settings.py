@@ -127,7 +127,8 @@ if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Pushes are sent from the background pool's thread: the stock in-memory layer is not thread-safe.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "mfa_server.channel_layers.ThreadSafeInMemoryChannelLayer"}}
 
 # --- DRF --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

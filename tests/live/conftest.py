@@ -1,0 +1,312 @@
+"""Fixtures for tests with real processes, real sockets and fake external providers.
+
+- ``ServerProcess``: a subprocess in its own process group, started until its port answers, killed as a group.
+- ``HttpRecorder``: a stdlib HTTP server in a thread that records requests and answers from a script
+  (a relying service's webhook receiver, or a fake FCM HTTP v1 + OAuth token endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+# --- environment ----------------------------------------------------------------------------------
+
+
+def db_vendor() -> str:
+    return connection.vendor
+
+
+def redis_url() -> str:
+    from django.conf import settings
+
+    return settings.REDIS_URL
+
+
+requires_postgres = pytest.mark.skipif(
+    "postgres" not in os.environ.get("DATABASE_URL", ""), reason="needs DATABASE_URL pointing at PostgreSQL"
+)
+requires_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Block until something accepts on 127.0.0.1:``port``; fail early if ``process`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def live_database_url() -> str:
+    """A DATABASE_URL for subprocesses that reaches the database this test uses (PostgreSQL only)."""
+    s = connection.settings_dict
+    assert connection.vendor == "postgresql", "subprocesses can only share a PostgreSQL test database"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def subprocess_env(*, database_url: str, redis: str = "", **extra: str) -> dict[str, str]:
+    """The environment of a server or CLI subprocess: the test settings with an explicit database."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="tests.settings", DATABASE_URL=database_url, PYTHONUNBUFFERED="1", **extra)
+    if redis:
+        env["REDIS_URL"] = redis
+    return env
+
+
+def run_json(args: list[str], env: dict[str, str], *, timeout: float = 30, expect_rc: int = 0) -> Any:
+    """Run a CLI (``python -m ...`` / ``manage.py ...``) and parse the one JSON document it prints."""
+    done = subprocess.run([PYTHON, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == expect_rc, f"{args[:3]} rc={done.returncode}\nstdout={done.stdout}\nstderr={done.stderr}"
+    return json.loads(done.stdout)
+
+
+# --- server processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class ServerProcess:
+    """A server subprocess in its own process group, with its output in a log file."""
+
+    args: list[str]
+    env: dict[str, str]
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 20.0) -> ServerProcess:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(  # noqa: S603
+            [PYTHON, *self.args], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        try:
+            wait_for_port(self.port, timeout=timeout, process=self.process)
+        except Exception as exc:
+            self.stop()
+            raise RuntimeError(f"{self.args} failed to start: {exc}\n{self.log()}") from exc
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """``start_server(kind, env)`` starts daphne (``"daphne"``) or ``manage.py serve`` (``"serve"``) on a free port."""
+    started: list[ServerProcess] = []
+
+    def start(kind: str, env: dict[str, str]) -> ServerProcess:
+        port = free_port()
+        if kind == "daphne":
+            args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "mfa_server.asgi:application"]
+        else:
+            args = ["manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        server = ServerProcess(args, env, port, tmp_path / f"{kind}-{port}.log")
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# --- scripted HTTP receivers ----------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class HttpRecorder:
+    """A local HTTP server: ``responder(request) -> (status, json_body, delay_seconds)``; keeps every request."""
+
+    responder: Callable[[Recorded], tuple[int, Any, float]]
+    requests: list[Recorded] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> HttpRecorder:
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Recorded(
+                    method=self.command,
+                    path=self.path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length),
+                    at=time.monotonic(),
+                )
+                recorder.requests.append(request)
+                status, body, delay = recorder.responder(request)
+                if delay:
+                    time.sleep(delay)
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@pytest.fixture
+def http_recorder() -> Iterator[Callable[[Callable[[Recorded], tuple[int, Any, float]]], HttpRecorder]]:
+    """``http_recorder(responder)`` starts a recording HTTP server; stopped after the test."""
+    started: list[HttpRecorder] = []
+
+    def start(responder: Callable[[Recorded], tuple[int, Any, float]]) -> HttpRecorder:
+        recorder = HttpRecorder(responder).start()
+        started.append(recorder)
+        return recorder
+
+    yield start
+    for recorder in started:
+        recorder.stop()
+
+
+# --- fake FCM (HTTP v1 send + OAuth token endpoint) -----------------------------------------------
+
+FCM_PROJECT = "demo-mfa"
+FCM_ACCESS_TOKEN = "fake-access-token-for-tests"
+
+
+@dataclass
+class FakeFcm:
+    """FCM HTTP v1 as firebase-admin sees it; ``answers[token] = (status, fcm_status, error_code, delay)``."""
+
+    recorder: HttpRecorder
+    answers: dict[str, tuple[int, str, str, float]] = field(default_factory=dict)
+
+    def sends(self) -> list[dict[str, Any]]:
+        """Every message the fake received, in order (the ``message`` object of each send)."""
+        return [r.json()["message"] for r in self.recorder.requests if r.path.endswith("/messages:send")]
+
+    def sent_to(self, token: str) -> list[dict[str, Any]]:
+        return [m for m in self.sends() if m.get("token") == token]
+
+    def respond(self, request: Recorded) -> tuple[int, Any, float]:
+        if request.path == "/token":
+            return 200, {"access_token": FCM_ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"}, 0
+        if request.path != f"/v1/projects/{FCM_PROJECT}/messages:send":
+            return 404, {"error": {"code": 404, "message": "no such endpoint", "status": "NOT_FOUND"}}, 0
+        token = request.json()["message"].get("token", "")
+        if token not in self.answers:
+            return 200, {"name": f"projects/{FCM_PROJECT}/messages/{len(self.recorder.requests)}"}, 0
+        status, fcm_status, error_code, delay = self.answers[token]
+        details = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": error_code}]
+        return (
+            status,
+            {"error": {"code": status, "message": "fake error", "status": fcm_status, "details": details}},
+            delay,
+        )
+
+
+def service_account_json(token_uri: str) -> str:
+    """A freshly generated service account whose OAuth token endpoint is the fake's."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return json.dumps(
+        {
+            "type": "service_account",
+            "project_id": FCM_PROJECT,
+            "private_key_id": "test-key-1",
+            "private_key": pem,
+            "client_email": f"mfa-push@{FCM_PROJECT}.iam.gserviceaccount.com",
+            "client_id": "1234567890",
+            "token_uri": token_uri,
+        }
+    )
+
+
+@pytest.fixture
+def fake_fcm(http_recorder, settings, monkeypatch) -> FakeFcm:
+    """Routes the real firebase-admin client to a local fake and turns on the FCM push backend."""
+    from firebase_admin import messaging
+
+    fake = FakeFcm(recorder=HttpRecorder(lambda r: (500, {}, 0)))
+    fake.recorder = http_recorder(lambda request: fake.respond(request))
+    # firebase-admin 7.7 has no public endpoint override: the class attribute is read when the
+    # (per-app, lazily created) messaging service is built, i.e. after this patch (probes.md §3).
+    monkeypatch.setattr(messaging._MessagingService, "FCM_URL", f"{fake.recorder.url}/v1/projects/{{0}}/messages:send")
+    settings.MFA_FCM_CREDENTIALS_JSON = service_account_json(f"{fake.recorder.url}/token")
+    settings.MFA_PUSH_BACKENDS = ["devices.delivery.fcm.FcmPushBackend"]
+    return fake

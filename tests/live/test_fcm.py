@@ -1,0 +1,101 @@
+"""FCM delivery through the real firebase-admin client against a local fake FCM HTTP v1 server."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from approvals.models import ApprovalRequest
+from audit.models import AuditEvent
+from devices.models import Device
+from tests.conftest import make_device
+from tests.helpers import wait_until
+from tests.live.conftest import FCM_ACCESS_TOKEN
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
+
+GOOD, GONE, DOWN = "fcm-token-good-1", "fcm-token-unregistered-1", "fcm-token-outage-1"
+
+
+def test_fcm_push__transaction_created__fake_gets_device_token_and_id_only(fake_fcm, relying, subscriber):
+    make_device(subscriber, fcm_token=GOOD)
+    created = relying.auth("alice", ip="203.0.113.7", display_text="Webmail login", hostname="mail.acme.test")
+    assert created.status_code == 201, created.json()
+    txid = created.json()["txid"]
+
+    (message,) = wait_until(lambda: fake_fcm.sent_to(GOOD))
+    assert message["data"] == {"approval_id": txid}
+    assert "notification" not in message
+    assert message["android"]["priority"] == "high"
+    raw = [r for r in fake_fcm.recorder.requests if r.path.endswith("/messages:send")][0]
+    assert raw.headers["authorization"] == f"Bearer {FCM_ACCESS_TOKEN}"
+    for secret in ("203.0.113.7", "Webmail login", "mail.acme.test", "alice", created.json()["number"]):
+        assert secret.encode() not in raw.body
+    assert not AuditEvent.objects.filter(kind="push.failed").exists()
+
+
+def test_fcm_push__unregistered__token_dropped_audited_and_not_retried(fake_fcm, relying, subscriber):
+    fake_fcm.answers[GONE] = (404, "NOT_FOUND", "UNREGISTERED", 0)
+    stale = make_device(subscriber, "old phone", fcm_token=GONE)
+    make_device(subscriber, "new phone", fcm_token=GOOD)
+    txid = relying.auth("alice", display_text="first").json()["txid"]
+
+    wait_until(lambda: not Device.objects.get(pk=stale.device_id).fcm_token)
+    dropped = wait_until(lambda: AuditEvent.objects.filter(kind="device.push_token_dropped").first())
+    assert dropped.device_id == stale.device_id
+    assert not AuditEvent.objects.filter(kind="push.failed").exists()
+    assert ApprovalRequest.objects.get(pk=txid).status == "pending"
+
+    relying.auth("alice", display_text="second")
+    wait_until(lambda: len(fake_fcm.sent_to(GOOD)) == 2)
+    assert len(fake_fcm.sent_to(GONE)) == 1
+    assert AuditEvent.objects.filter(kind="device.push_token_dropped").count() == 1
+
+
+def test_fcm_push__provider_outage__audited_and_login_still_approvable(fake_fcm, relying, phone, subscriber):
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 1.5)  # slow, then down; 502 is not retried
+    Device.objects.filter(pk=phone.device_id).update(fcm_token=DOWN)
+
+    started = time.monotonic()
+    created = relying.auth("alice", display_text="outage")
+    elapsed = time.monotonic() - started
+    assert created.status_code == 201, created.json()
+    assert elapsed < 1.0, f"auth waited {elapsed:.2f}s for the push provider"
+    txid, number = created.json()["txid"], created.json()["number"]
+
+    failed = wait_until(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).first(), timeout=8)
+    assert failed.device_id == phone.device_id
+    assert failed.detail == {"backend": "FcmPushBackend", "error": "UNAVAILABLE"}
+    assert Device.objects.get(pk=phone.device_id).fcm_token == DOWN  # an outage is not the token's fault
+
+    assert phone.decide(txid, "approve", number).status_code == 200
+    assert relying.status(txid).json()["result"] == "allow"
+
+
+def test_fcm_push__device_updates_token__next_push_goes_to_new_token(fake_fcm, relying, phone):
+    response = phone.client.put(
+        "/api/v1/device/push-token", {"fcm_token": GOOD}, content_type="application/json", **phone.headers
+    )
+    assert response.status_code == 200, response.json()
+    assert Device.objects.get(pk=phone.device_id).fcm_token == GOOD
+    assert AuditEvent.objects.filter(kind="device.push_token_updated", device_id=phone.device_id).count() == 1
+
+    txid = relying.auth("alice").json()["txid"]
+    (message,) = wait_until(lambda: fake_fcm.sent_to(GOOD))
+    assert message["data"] == {"approval_id": txid}
+
+
+def test_fcm_push__token_update_bad_input__refused_and_nothing_changes(fake_fcm, phone):
+    Device.objects.filter(pk=phone.device_id).update(fcm_token=GOOD)
+    for body in ({}, {"fcm_token": None}, {"fcm_token": "x" * 5000}):
+        response = phone.client.put("/api/v1/device/push-token", body, content_type="application/json", **phone.headers)
+        assert response.status_code == 400, response.content
+        assert response.json()["code"] == "invalid_input"
+    unauthenticated = phone.client.put(
+        "/api/v1/device/push-token", {"fcm_token": "evil"}, content_type="application/json"
+    )
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["code"] == "not_authenticated"
+    assert Device.objects.get(pk=phone.device_id).fcm_token == GOOD
+    assert not AuditEvent.objects.filter(kind="device.push_token_updated").exists()
