@@ -15,19 +15,27 @@ def test_register__verified_platform_credential__device_created_code_consumed_se
 
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["name"] == "Alice's phone" and body["kind"] == "webauthn" and body["username"] == "alice"
+    assert body["name"] == "Alice's phone"
+    assert body["kind"] == "webauthn"
+    assert body["username"] == "alice"
     device = Device.objects.get(pk=body["device_id"])
-    assert device.kind == Device.Kind.WEBAUTHN and device.subscriber == subscriber and device.public_key_pem == ""
+    assert device.kind == Device.Kind.WEBAUTHN
+    assert device.subscriber == subscriber
+    assert device.public_key_pem == ""
     credential = WebAuthnCredential.objects.get(device=device)
     assert credential.credential_id == browser.authenticator.credential_id_b64
-    assert credential.sign_count == 0 and credential.transports == ["internal"]
+    assert credential.sign_count == 0
+    assert credential.transports == ["internal"]
     assert credential.attestation_object is None  # attestation "none": nothing kept
     assert Enrollment.objects.get(subscriber=subscriber).used_at is not None
     cookie = response.cookies[settings.MFA_APPROVER_COOKIE_NAME]
-    assert cookie["httponly"] is True and cookie["samesite"] == "Strict" and cookie["path"] == "/"
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/"
     assert AuditEvent.objects.filter(kind="device.activated", device_id=device.pk).exists()
     me = browser.call("GET", "me")
-    assert me.status_code == 200 and me.json()["device_id"] == device.pk
+    assert me.status_code == 200
+    assert me.json()["device_id"] == device.pk
 
 
 def test_register__attestation_setting_on__attestation_object_stored(browser, activation_code, settings):
@@ -35,7 +43,8 @@ def test_register__attestation_setting_on__attestation_object_stored(browser, ac
     response = browser.register(activation_code)
     assert response.status_code == 201, response.json()
     credential = WebAuthnCredential.objects.get(device_id=response.json()["device_id"])
-    assert credential.attestation_format == "none" and bytes(credential.attestation_object)
+    assert credential.attestation_format == "none"
+    assert bytes(credential.attestation_object)
 
 
 def test_register_options__wrong_code__refused_counted_nothing_issued(browser, activation_code):
@@ -66,7 +75,8 @@ def test_register__challenge_replayed__refused(browser, activation_code):
     assert first.status_code == 201
     other = Browser()
     again = other.call("POST", "register", {"code": activation_code, "name": "b", "credential": credential})
-    assert again.status_code == 400 and again.json()["code"] == "activation_code_invalid"
+    assert again.status_code == 400
+    assert again.json()["code"] == "activation_code_invalid"
     assert Device.objects.count() == 1
 
 
@@ -77,7 +87,8 @@ def test_register__challenge_of_another_enrolment__refused(browser, activation_c
     options = browser.call("POST", "register/options", {"code": other_code}).json()
     credential = browser.authenticator.create(options["publicKey"])
     response = browser.call("POST", "register", {"code": activation_code, "name": "x", "credential": credential})
-    assert response.status_code == 400 and response.json()["code"] == "webauthn_challenge_invalid"
+    assert response.status_code == 400
+    assert response.json()["code"] == "webauthn_challenge_invalid"
     assert not Device.objects.exists()
     assert not Enrollment.objects.filter(used_at__isnull=False).exists()
 
@@ -92,9 +103,11 @@ def test_register__without_csrf_token__refused(browser, activation_code):
 def test_register__malformed_credential__400_not_500(browser, activation_code, subscriber):
     browser.call("POST", "register/options", {"code": activation_code})
     response = browser.call("POST", "register", {"code": activation_code, "name": "x", "credential": {"id": 1}})
-    assert response.status_code == 400 and response.json()["code"] == "webauthn_challenge_invalid"
+    assert response.status_code == 400
+    assert response.json()["code"] == "webauthn_challenge_invalid"
     response = browser.call("POST", "register", {"code": activation_code, "name": "x", "credential": "nope"})
-    assert response.status_code == 400 and response.json()["code"] == "invalid_input"
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_input"
     assert Enrollment.objects.get(subscriber=subscriber).used_at is None
 
 
@@ -107,17 +120,20 @@ def test_register__same_authenticator_twice__excluded_in_options(enrolled, subsc
     # A software authenticator does not honour excludeCredentials; the server still refuses the duplicate.
     credential = enrolled.authenticator.create(options)
     response = enrolled.call("POST", "register", {"code": code, "name": "again", "credential": credential})
-    assert response.status_code == 409 and response.json()["code"] == "webauthn_credential_exists"
+    assert response.status_code == 409
+    assert response.json()["code"] == "webauthn_credential_exists"
     assert Device.objects.count() == 1
     assert Enrollment.objects.filter(used_at__isnull=True).count() == 1
 
 
 def test_me__no_session__401(browser):
     response = browser.call("GET", "me")
-    assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
 
 
 def test_register__software_authenticator_on_other_origin__refused(activation_code):
     browser = Browser(authenticator=SoftAuthenticator(origin="http://phish.example"))
     response = browser.register(activation_code)
-    assert response.status_code == 400 and response.json()["code"] == "webauthn_verification_failed"
+    assert response.status_code == 400
+    assert response.json()["code"] == "webauthn_verification_failed"
