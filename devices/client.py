@@ -9,6 +9,8 @@ and its device token in a state file readable only by its owner. CLI, JSON on st
     python -m devices.client approve TXID --number DIGITS --state FILE
     python -m devices.client deny TXID [--fraud] --state FILE
     python -m devices.client listen --state FILE [--count N] [--timeout S]
+    python -m devices.client passcode --state FILE      (the current 6-digit passcode, RFC 6238)
+    python -m devices.client codes --state FILE         (session codes for pending logins)
 """
 
 from __future__ import annotations
@@ -100,6 +102,10 @@ class DeviceClient:
         state = {"server": server, **response.json(), "private_key_pem": private_pem}
         client = cls(state, Path(state_path) if state_path else None, session=http)
         client.save()
+        try:  # the passcode secret comes over the fresh authenticated channel, right after activation
+            client.provision_passcode()
+        except DeviceApiError:
+            pass  # a server without passcodes, or already provisioned: `passcode` retries later
         return client
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -137,6 +143,24 @@ class DeviceClient:
     def submit(self, approval_id: str, proof: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", f"approvals/{approval_id}/decision", proof)
 
+    def provision_passcode(self) -> None:
+        """Fetch this device's TOTP secret (served once) and keep it in the state file."""
+        if not self.state.get("passcode_secret"):
+            self.state["passcode_secret"] = self._call("POST", "passcode-secret")["secret"]
+            self.save()
+
+    def passcode(self, at: float | None = None) -> dict[str, Any]:
+        """The current passcode (what a phone shows offline) and how long it stays current."""
+        import pyotp
+
+        self.provision_passcode()
+        now = time.time() if at is None else at
+        return {"passcode": pyotp.TOTP(self.state["passcode_secret"]).at(now), "valid_for": 30 - int(now) % 30}
+
+    def codes(self) -> list[dict[str, Any]]:
+        """Session codes the server sent for this user's pending logins."""
+        return self._call("GET", "codes")
+
     def update_push_token(self, fcm_token: str) -> dict[str, Any]:
         return self._call("PUT", "push-token", {"fcm_token": fcm_token})
 
@@ -173,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     deny = commands.add_parser("deny")
     deny.add_argument("txid")
     deny.add_argument("--fraud", action="store_true", help="report the request as fraudulent")
+    commands.add_parser("passcode")
+    commands.add_parser("codes")
     listen = commands.add_parser("listen")
     listen.add_argument("--count", type=int, default=1, help="stop after this many messages")
     listen.add_argument("--timeout", type=float, default=60.0)
@@ -185,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.code_or_url, server=args.server, state_path=args.state, name=args.name,
                 platform=args.platform, fcm_token=args.fcm_token,
             )
-            result: Any = {k: v for k, v in client.state.items() if k not in ("private_key_pem", "device_token")}
+            secret_keys = ("private_key_pem", "device_token", "passcode_secret")
+            result: Any = {k: v for k, v in client.state.items() if k not in secret_keys}
         else:
             client = DeviceClient.load(args.state)
             if args.command == "pending":
@@ -198,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
                 result = client.decide(args.txid, "approve", args.number)
             elif args.command == "deny":
                 result = client.decide(args.txid, "fraud" if args.fraud else "deny")
+            elif args.command == "passcode":
+                result = client.passcode()
+            elif args.command == "codes":
+                result = client.codes()
             else:
                 result = []
                 for message in client.listen(timeout=args.timeout):
