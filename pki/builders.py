@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from pki.exceptions import CsrInvalidError, CsrSignatureInvalidError, KeyNotAllowedError
 from pki.keys import SigningKey, signature_hash
@@ -133,12 +133,14 @@ def build_client_certificate(
     not_before: datetime,
     not_after: datetime,
     crl_url: str,
+    ocsp_url: str | None = None,
     serial: int | None = None,
 ) -> x509.Certificate:
     """A TLS client certificate (RFC 5280 profile).
 
     KeyUsage digitalSignature (critical), EKU clientAuth, BasicConstraints CA:FALSE (critical), SAN URI
-    identifying tenant/subscriber/device, SKI/AKI and the issuing CA's CRL distribution point. The
+    identifying tenant/subscriber/device, SKI/AKI, the issuing CA's CRL distribution point and (when
+    given) its OCSP responder in AuthorityInformationAccess. The
     serial is 159 random bits (``x509.random_serial_number``) unless given.
     """
     subject = x509.Name(
@@ -148,7 +150,7 @@ def build_client_certificate(
             x509.NameAttribute(NameOID.COMMON_NAME, holder.label[:64]),
         ]
     )
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer_cert.subject)
@@ -176,8 +178,11 @@ def build_client_certificate(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)  # type: ignore[arg-type]
         .add_extension(_aki(issuer_cert), critical=False)
         .add_extension(_cdp(crl_url), critical=False)
-        .sign(issuer_key, signature_hash(issuer_key))
     )
+    if ocsp_url:
+        access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))
+        builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+    return builder.sign(issuer_key, signature_hash(issuer_key))
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,11 @@ def crl_url(*, ca: CertificateAuthority) -> str:
     return settings.MFA_PKI_PUBLIC_URL.rstrip("/") + reverse("pki-crl-der", kwargs={"public_id": ca.public_id})
 
 
+def ocsp_url(*, ca: CertificateAuthority) -> str:
+    """The CA's OCSP responder URL, as written into AuthorityInformationAccess."""
+    return settings.MFA_PKI_PUBLIC_URL.rstrip("/") + reverse("pki-ocsp", kwargs={"public_id": ca.public_id})
+
+
 def crl_pem(*, ca: CertificateAuthority) -> str:
     """The current CRL as PEM (empty string before the first publication)."""
     if not ca.crl_der:

@@ -47,7 +47,7 @@ from pki.exceptions import (
     SubscriberInactiveError,
 )
 from pki.models import CertificateAuthority, IssuedCertificate
-from pki.selectors import ca_chain, ca_issuing_for_tenant, crl_url, parse_pem_bundle
+from pki.selectors import ca_chain, ca_issuing_for_tenant, crl_url, ocsp_url, parse_pem_bundle
 from tenants.models import Subscriber, Tenant
 
 logger = logging.getLogger(__name__)
@@ -274,6 +274,7 @@ def _issue(
         not_before=max(now - BACKDATE, issuer_cert.not_valid_before_utc),
         not_after=not_after,
         crl_url=crl_url(ca=ca),
+        ocsp_url=ocsp_url(ca=ca),
     )
     with transaction.atomic():
         issued = IssuedCertificate.objects.create(

@@ -6,14 +6,18 @@ chains without credentials, and neither contains anything secret.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.http import http_date
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
 
 from pki.models import CertificateAuthority
+from pki.ocsp import ocsp_respond
 from pki.selectors import ca_chain_pem, crl_pem
 
 
@@ -55,3 +59,19 @@ def chain_pem_view(request: HttpRequest, public_id: UUID) -> HttpResponse:
     response = HttpResponse(ca_chain_pem(ca=ca), content_type="application/x-pem-file")
     response["Content-Disposition"] = f'attachment; filename="{ca.public_id}-chain.pem"'
     return response
+
+
+# OCSP clients POST without cookies or CSRF tokens; the endpoint changes nothing and needs no session.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def ocsp_view(request: HttpRequest, public_id: UUID, encoded: str = "") -> HttpResponse:
+    """RFC 6960 responder: ``POST`` a DER request, or ``GET .../ocsp/<base64 request>`` (Appendix A.1)."""
+    ca = get_object_or_404(CertificateAuthority, public_id=public_id)
+    if request.method == "POST":
+        request_der = request.body[:10000]
+    else:
+        try:
+            request_der = base64.b64decode(encoded, validate=False)
+        except (binascii.Error, ValueError):
+            request_der = b""
+    return HttpResponse(ocsp_respond(ca=ca, request_der=request_der), content_type="application/ocsp-response")

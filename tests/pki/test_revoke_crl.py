@@ -170,3 +170,80 @@ def test_worker_run_once__refreshes_due_crls(issuing, settings):
     issuing.refresh_from_db()
     assert issuing.crl_number == number + 1
     assert issuing.crl_next_update > timezone.now() + timedelta(hours=settings.MFA_PKI_CRL_REFRESH_HOURS)
+
+
+def _openssl_ocsp(tmp_path, client, issuing, cert_pem: str, *, method: str = "POST") -> str:
+    import base64
+
+    (tmp_path / "issuer.pem").write_text(issuing.certificate_pem)
+    (tmp_path / "leaf.pem").write_text(cert_pem)
+    from pki.selectors import ca_chain_pem
+
+    (tmp_path / "chain.pem").write_text(ca_chain_pem(ca=issuing))
+    subprocess.run(
+        [
+            "openssl",
+            "ocsp",
+            "-issuer",
+            str(tmp_path / "issuer.pem"),
+            "-cert",
+            str(tmp_path / "leaf.pem"),
+            "-reqout",
+            str(tmp_path / "req.der"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    request = (tmp_path / "req.der").read_bytes()
+    if method == "POST":
+        response = client.post(f"/pki/ca/{issuing.public_id}/ocsp", request, content_type="application/ocsp-request")
+    else:
+        response = client.get(f"/pki/ca/{issuing.public_id}/ocsp/{base64.b64encode(request).decode()}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/ocsp-response"
+    (tmp_path / "resp.der").write_bytes(response.content)
+    result = subprocess.run(
+        [
+            "openssl",
+            "ocsp",
+            "-respin",
+            str(tmp_path / "resp.der"),
+            "-reqin",
+            str(tmp_path / "req.der"),
+            "-resp_text",
+            "-CAfile",
+            str(tmp_path / "chain.pem"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout + result.stderr
+
+
+def test_ocsp__openssl_sees_good_then_revoked(client, issued, issuing, tmp_path, settings):
+    cert = x509.load_pem_x509_certificate(issued.certificate_pem.encode())
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert aia[0].access_location.value == f"{settings.MFA_PKI_PUBLIC_URL}/pki/ca/{issuing.public_id}/ocsp"
+    out = _openssl_ocsp(tmp_path, client, issuing, issued.certificate_pem)
+    assert "Response verify OK" in out
+    assert "Cert Status: good" in out
+    services.certificate_revoke(certificate=issued, reason="key_compromise")
+    out = _openssl_ocsp(tmp_path, client, issuing, issued.certificate_pem, method="GET")
+    assert "Response verify OK" in out
+    assert "Cert Status: revoked" in out
+    assert "Revocation Reason: keyCompromise" in out
+
+
+def test_ocsp__other_issuer_unauthorized_and_garbage_malformed(client, issued, issuing, hierarchy, tmp_path):
+    from cryptography.x509 import ocsp
+
+    root = hierarchy[0]
+    wrong = client.post(f"/pki/ca/{root.public_id}/ocsp", b"", content_type="application/ocsp-request")
+    assert ocsp.load_der_ocsp_response(wrong.content).response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    _openssl_ocsp(tmp_path, client, issuing, issued.certificate_pem)  # writes req.der for the issuing CA
+    unauthorized = client.post(
+        f"/pki/ca/{root.public_id}/ocsp", (tmp_path / "req.der").read_bytes(), content_type="application/ocsp-request"
+    )
+    status = ocsp.load_der_ocsp_response(unauthorized.content).response_status
+    assert status == ocsp.OCSPResponseStatus.UNAUTHORIZED
