@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,7 @@ class DuoServer:
     host: str
     port: int
     ca_path: Path
+    sessions: list[requests.Session] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -114,6 +116,7 @@ class DuoServer:
         session = requests.Session()
         session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment overrides ``verify``
         session.verify = str(self.ca_path)
+        self.sessions.append(session)
         return session
 
 
@@ -140,6 +143,11 @@ def duo_server(transactional_db: None, settings: Any, test_pki: tuple[Path, Path
     settings.MFA_STATUS_MAX_WAIT_SECONDS = 1
     settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS = 5
     yield server
+    for session in server.sessions:  # end keep-alive connections, so their server threads finish now
+        session.close()
+    for worker in threading.enumerate():
+        if "process_request_thread" in worker.name:
+            worker.join(timeout=5)
     thread.terminate()
     for conn in overrides.values():
         conn.dec_thread_sharing()

@@ -1,0 +1,230 @@
+"""Contract tests: Duo's unmodified ``duo_universal.Client`` (Universal Prompt / OIDC) against the live HTTPS server.
+
+The browser leg is played with ``requests`` (cookies, CSRF token, following our redirects); the push is
+approved or denied by the reference device client.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import duo_universal
+import jwt
+import pytest
+import requests
+
+from approvals.models import ApprovalRequest
+from audit.models import AuditEvent
+from duo.models import PromptSession
+from tests.duo.conftest import activate_device
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
+
+
+@pytest.fixture
+def universal(duo_server, issued_app, redirect_uri) -> duo_universal.Client:
+    return duo_universal.Client(
+        issued_app.application.integration_key,
+        issued_app.secret_key,
+        f"{duo_server.host}:{duo_server.port}",
+        redirect_uri,
+        duo_certs=str(duo_server.ca_path),
+    )
+
+
+@pytest.fixture
+def alice_phone(duo_auth, duo_server) -> Any:
+    return activate_device(duo_server, duo_auth.enroll(username="alice")["activation_code"])
+
+
+class Browser:
+    """A browser without JavaScript: keeps cookies, submits our forms, follows only our own redirects."""
+
+    def __init__(self, duo_server: Any) -> None:
+        self.server, self.http = duo_server, duo_server.session()
+
+    def open(self, url: str) -> requests.Response:
+        response = self.http.get(url, allow_redirects=False)
+        while response.status_code in (302, 303) and response.headers["Location"].startswith("/"):
+            url = self.server.url + response.headers["Location"]
+            response = self.http.get(url, allow_redirects=False)
+        self.url = url
+        return response
+
+    def send_push(self, page: requests.Response) -> requests.Response:
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+        posted = self.http.post(
+            self.server.url + action,
+            data={"csrfmiddlewaretoken": token},
+            headers={"Referer": self.url},
+            allow_redirects=False,
+        )
+        assert posted.status_code == 303, posted.text[:500]
+        return self.open(self.server.url + posted.headers["Location"])
+
+
+def _login_until_push(universal, duo_server, username: str = "alice") -> tuple[Browser, requests.Response, str]:
+    state = universal.generate_state()
+    browser = Browser(duo_server)
+    page = browser.open(universal.create_auth_url(username, state))
+    assert page.status_code == 200, page.text[:500]
+    assert "Acme Bank" in page.text and f'id="username">{username}<' in page.text
+    assert "<script" not in page.text
+    assert "script-src" not in page.headers["Content-Security-Policy"]
+    return browser, browser.send_push(page), state
+
+
+def test_health_check__valid_assertion__ok(universal):
+    result = universal.health_check()
+    assert result["stat"] == "OK"
+    assert abs(result["response"]["timestamp"] - time.time()) < 5
+
+
+def test_health_check__wrong_secret__invalid_client(duo_server, issued_app, redirect_uri):
+    wrong = duo_universal.Client(
+        issued_app.application.integration_key,
+        "y" * 40,
+        f"{duo_server.host}:{duo_server.port}",
+        redirect_uri,
+        duo_certs=str(duo_server.ca_path),
+    )
+    with pytest.raises(duo_universal.DuoException):
+        wrong.health_check()
+
+
+def test_prompt__push_approved_with_number__code_exchanged_for_id_token(universal, duo_server, alice_phone, issued_app):
+    browser, page, state = _login_until_push(universal, duo_server)
+    number = re.search(r'id="number">(\d+)<', page.text).group(1)
+    assert '<meta http-equiv="refresh"' in page.text
+    pending = alice_phone.pending()
+    assert len(pending) == 1
+    txid = pending[0]["approval_id"]
+    alice_phone.decide(txid, "approve", number)
+
+    done = browser.open(browser.url)
+    assert done.status_code == 302
+    callback = urlsplit(done.headers["Location"])
+    assert f"{callback.scheme}://{callback.netloc}{callback.path}" == "https://app.example.test/duo-callback"
+    query = parse_qs(callback.query)
+    assert query["state"] == [state]
+    code = query["duo_code"][0]
+
+    token = universal.exchange_authorization_code_for_2fa_result(code, "alice")
+    assert token["preferred_username"] == "alice"
+    assert token["aud"] == issued_app.application.integration_key
+    assert token["iss"] == f"https://localhost:{duo_server.port}/oauth/v1/token"
+    assert token["auth_result"] == {"result": "allow", "status": "allow", "status_msg": "Login Successful"}
+    assert token["auth_context"]["txid"] == txid
+    assert token["auth_context"]["factor"] == "duo_push"
+    assert ApprovalRequest.objects.get(pk=txid).status == "approved"
+    assert AuditEvent.objects.filter(approval_id=txid, kind="duo.code_exchanged").count() == 1
+
+    with pytest.raises(duo_universal.DuoException):  # single use
+        universal.exchange_authorization_code_for_2fa_result(code, "alice")
+    assert browser.open(browser.url).status_code == 409  # a second visit never yields a second code
+
+
+def test_prompt__nonce__round_trips_and_wrong_username_rejected(universal, duo_server, alice_phone):
+    nonce = "n" * 40
+    state = universal.generate_state()
+    browser = Browser(duo_server)
+    page = browser.send_push(browser.open(universal.create_auth_url("alice", state) + f"&nonce={nonce}"))
+    number = re.search(r'id="number">(\d+)<', page.text).group(1)
+    alice_phone.decide(alice_phone.pending()[0]["approval_id"], "approve", number)
+    code = parse_qs(urlsplit(browser.open(browser.url).headers["Location"]).query)["duo_code"][0]
+    with pytest.raises(duo_universal.DuoException, match="username"):
+        universal.exchange_authorization_code_for_2fa_result(code, "ALICE", nonce=nonce)
+    # the code was consumed by that exchange (the library checks the username only after it)
+    with pytest.raises(duo_universal.DuoException):
+        universal.exchange_authorization_code_for_2fa_result(code, "alice", nonce=nonce)
+
+
+def test_prompt__push_denied__no_code_and_back_link_is_access_denied(universal, duo_server, alice_phone):
+    browser, page, state = _login_until_push(universal, duo_server)
+    alice_phone.decide(alice_phone.pending()[0]["approval_id"], "deny")
+    failed = browser.open(browser.url)
+    assert failed.status_code == 200
+    assert 'id="failed"' in failed.text
+    assert "duo_code" not in failed.text
+    back = re.search(r'id="back" href="([^"]+)"|href="([^"]+)" id="back"', failed.text)
+    link = (back.group(1) or back.group(2)).replace("&amp;", "&")
+    assert parse_qs(urlsplit(link).query) == {
+        "error": ["access_denied"],
+        "error_description": ["The login was not approved."],
+        "state": [state],
+    }
+    assert PromptSession.objects.get().code_hash is None
+
+
+def test_prompt__other_browser__refused(universal, duo_server, alice_phone):
+    browser, _, _ = _login_until_push(universal, duo_server)
+    stranger = Browser(duo_server)
+    assert stranger.open(browser.url).status_code == 403
+
+
+def test_authorize__unregistered_redirect_uri__error_page_without_redirect(duo_server, issued_app):
+    evil = duo_universal.Client(
+        issued_app.application.integration_key,
+        issued_app.secret_key,
+        f"{duo_server.host}:{duo_server.port}",
+        "https://evil.example.test/cb",
+        duo_certs=str(duo_server.ca_path),
+    )
+    page = Browser(duo_server).open(evil.create_auth_url("alice", evil.generate_state()))
+    assert page.status_code == 400
+    assert "redirect_uri is not registered" in page.text
+    assert PromptSession.objects.count() == 0
+
+
+def test_authorize__request_signed_with_wrong_secret__error_page(duo_server, issued_app, redirect_uri):
+    forged = duo_universal.Client(
+        issued_app.application.integration_key,
+        "z" * 40,
+        f"{duo_server.host}:{duo_server.port}",
+        redirect_uri,
+        duo_certs=str(duo_server.ca_path),
+    )
+    page = Browser(duo_server).open(forged.create_auth_url("alice", forged.generate_state()))
+    assert page.status_code == 400
+    assert PromptSession.objects.count() == 0
+
+
+def _assertion(issued_app, aud: str, **extra: Any) -> str:
+    ikey = issued_app.application.integration_key
+    claims = {"iss": ikey, "sub": ikey, "aud": aud, "exp": time.time() + 300, "jti": "j" * 36, **extra}
+    return jwt.encode(claims, issued_app.secret_key, algorithm="HS512")
+
+
+def test_token__multipart_body_like_php_sdk__accepted_and_assertion_single_use(
+    universal, duo_server, alice_phone, issued_app, redirect_uri
+):
+    browser, page, _ = _login_until_push(universal, duo_server)
+    number = re.search(r'id="number">(\d+)<', page.text).group(1)
+    alice_phone.decide(alice_phone.pending()[0]["approval_id"], "approve", number)
+    code = parse_qs(urlsplit(browser.open(browser.url).headers["Location"]).query)["duo_code"][0]
+    fields = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": issued_app.application.integration_key,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": _assertion(issued_app, f"https://localhost:{duo_server.port}/oauth/v1/token"),
+    }
+    http = duo_server.session()
+    response = http.post(f"{duo_server.url}/oauth/v1/token", files={k: (None, v) for k, v in fields.items()})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert body["access_token"]
+    claims = jwt.decode(
+        body["id_token"], issued_app.secret_key, algorithms=["HS512"], audience=issued_app.application.integration_key
+    )
+    assert claims["preferred_username"] == "alice"
+    again = http.post(f"{duo_server.url}/oauth/v1/token", data=fields)  # form body, same assertion and code
+    assert again.status_code == 401
+    assert again.json()["error"] == "invalid_client"
