@@ -41,10 +41,13 @@ def redis_url() -> str:
     return settings.REDIS_URL
 
 
-requires_postgres = pytest.mark.skipif(
-    "postgres" not in os.environ.get("DATABASE_URL", ""), reason="needs DATABASE_URL pointing at PostgreSQL"
-)
-requires_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+@pytest.fixture(autouse=True)
+def _skip_without_backing_services(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.postgres`` needs a PostgreSQL DATABASE_URL, ``@pytest.mark.redis`` a REDIS_URL."""
+    if request.node.get_closest_marker("postgres") and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
+    if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        pytest.skip("needs REDIS_URL")
 
 
 def free_port() -> int:

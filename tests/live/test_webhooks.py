@@ -1,0 +1,107 @@
+"""Signed decision webhooks to a real local HTTP receiver, with retries by the worker."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from approvals.models import Application, ApprovalRequest, WebhookDelivery
+from approvals.webhooks import webhook_signature
+from approvals.worker import run_once
+from tests.helpers import wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
+
+
+def ok(request):
+    return 200, {"ok": True}, 0
+
+
+@pytest.fixture
+def receiver(http_recorder, issued_app):
+    """Starts a receiver with ``responder`` and makes it the application's callback URL."""
+
+    def start(responder=ok):
+        recorder = http_recorder(responder)
+        Application.objects.filter(pk=issued_app.application.pk).update(callback_url=f"{recorder.url}/mfa-hook")
+        return recorder
+
+    return start
+
+
+def delivery_for(txid: str) -> WebhookDelivery:
+    return WebhookDelivery.objects.get(approval_id=txid)
+
+
+def test_webhook__approved__receiver_gets_signed_decision(receiver, relying, phone, issued_app):
+    hook = receiver()
+    created = relying.auth("alice").json()
+    assert phone.decide(created["txid"], "approve", created["number"]).status_code == 200
+
+    (request,) = wait_until(lambda: hook.requests)
+    assert request.path == "/mfa-hook"
+    assert request.headers["content-type"] == "application/json"
+    timestamp = request.headers["x-mfa-timestamp"]
+    assert abs(int(timestamp) - time.time()) < 30
+    expected = webhook_signature(secret=issued_app.secret_key, timestamp=timestamp, body=request.body)
+    assert request.headers["x-mfa-signature"] == expected
+    assert webhook_signature(secret="not-the-secret", timestamp=timestamp, body=request.body) != expected
+    assert request.json() == {
+        "event": "approval.decided",
+        "approval_id": created["txid"],
+        "status": "approved",
+        "status_reason": "user_approve",
+        "result": "allow",
+        "username": "alice",
+        "decided_at": ApprovalRequest.objects.get(pk=created["txid"]).decided_at.isoformat(),
+    }
+    delivery = wait_until(lambda: (d := delivery_for(created["txid"])).status == "delivered" and d)
+    assert (delivery.attempts, delivery.last_error) == (1, "")
+
+
+def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, relying, phone):
+    hook = receiver(lambda request: (500, {"error": "busy"}, 0) if len(hook.requests) == 1 else ok(request))
+    txid = relying.auth("alice").json()["txid"]
+    assert phone.decide(txid, "deny").status_code == 200
+
+    failed = wait_until(lambda: (d := delivery_for(txid)).attempts == 1 and d)
+    assert (failed.status, failed.last_error) == ("pending", "http 500")
+    backoff = (failed.next_attempt_at - timezone.now()).total_seconds()
+    assert 0.5 < backoff <= 2.0
+
+    assert run_once()["webhooks"] == 0  # not due yet: nothing is sent early
+    assert len(hook.requests) == 1
+
+    with time_machine.travel(failed.next_attempt_at + timedelta(milliseconds=100), tick=True):
+        assert run_once()["webhooks"] == 1
+    delivered = delivery_for(txid)
+    assert (delivered.status, delivered.attempts, delivered.last_error) == ("delivered", 2, "")
+    assert len(hook.requests) == 2
+    assert hook.requests[0].json() == hook.requests[1].json()
+    assert hook.requests[1].json()["result"] == "deny"
+
+    assert run_once()["webhooks"] == 0  # delivered means done
+    assert len(hook.requests) == 2
+
+
+def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relying, phone):
+    hook = receiver(lambda request: (200, {}, 2.0))
+    first = relying.auth("alice", display_text="one").json()
+    second = relying.auth("alice", display_text="two").json()
+
+    started = time.monotonic()
+    assert phone.decide(first["txid"], "approve", first["number"]).status_code == 200
+    decide_seconds = time.monotonic() - started
+    started = time.monotonic()
+    cancelled = relying.request("POST", f"/api/v1/auth/{second['txid']}/cancel")
+    cancel_seconds = time.monotonic() - started
+    assert cancelled.status_code == 200, cancelled.json()
+
+    assert decide_seconds < 0.5, f"device decision waited {decide_seconds:.2f}s for the webhook"
+    assert cancel_seconds < 0.5, f"relying cancel waited {cancel_seconds:.2f}s for the webhook"
+    wait_until(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 2, timeout=8)
+    assert sorted(r.json()["status"] for r in hook.requests) == ["approved", "cancelled"]
