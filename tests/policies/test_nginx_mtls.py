@@ -13,16 +13,21 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from approvals.models import ApprovalRequest
 from approvals.relying_client import RelyingApiError, RelyingClient
 from audit.models import AuditEvent
+from devices.models import Device
 from policies.models import Policy
 from tests.policies.certs import MiniCa, escaped, key_pem, pem, write
 
@@ -100,8 +105,6 @@ def pki(tmp_path: Path) -> dict[str, object]:
     crl = client_ca.crl_pem()
     write(tmp_path / "server.crt", pem(server_cert))
     write(tmp_path / "server.key", key_pem(server_key))
-    write(tmp_path / "client-ca.pem", client_ca.pem)
-    write(tmp_path / "client-ca.crl", crl)
     write(tmp_path / "server-ca.pem", server_ca.pem)
     pairs = {}
     for name, (cert, key) in certs.items():
@@ -113,33 +116,47 @@ def pki(tmp_path: Path) -> dict[str, object]:
 
 
 @pytest.fixture
-def nginx(tmp_path: Path, live_server, pki) -> Iterator[str]:
-    """Start nginx (own prefix, free port, foreground); yield its https URL; stop it."""
-    port = free_port()
-    app_port = int(live_server.url.rsplit(":", 1)[1])
-    config = render_config(tmp_path, listen_port=port, app_port=app_port)
-    check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(config)], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    process = subprocess.Popen(  # noqa: S603
-        [NGINX, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+def start_nginx(tmp_path: Path, live_server, pki) -> Iterator[Callable[[str, str], str]]:
+    """``start_nginx(ca_bundle_pem, crl_pem)`` starts nginx (own prefix, free port, foreground) in front of
+    the live app and returns its https URL; it is stopped after the test."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(ca_bundle_pem: str, crl_pem: str) -> str:
+        write(tmp_path / "client-ca.pem", ca_bundle_pem)
+        write(tmp_path / "client-ca.crl", crl_pem)
+        port = free_port()
+        app_port = int(live_server.url.rsplit(":", 1)[1])
+        config = render_config(tmp_path, listen_port=port, app_port=app_port)
+        check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(config)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+        process = subprocess.Popen(  # noqa: S603
+            [NGINX, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        processes.append(process)
         deadline = time.monotonic() + 10
         while True:
             assert process.poll() is None, (tmp_path / "logs" / "error.log").read_text()
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
+                return f"https://localhost:{port}"
             except OSError:
                 assert time.monotonic() < deadline, "nginx did not start listening"
                 time.sleep(0.05)
-        yield f"https://localhost:{port}"
-    finally:
+
+    yield start
+    for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
+    time.sleep(0.2)  # let the app's request threads see nginx's keep-alive connections close
+
+
+@pytest.fixture
+def nginx(start_nginx, pki) -> str:
+    """nginx trusting the test's own client CA (an "uploaded external CA")."""
+    return start_nginx(pki["ca"].pem, pki["crl"])
 
 
 def client(url: str, app, pairs, cert: str | None, tmp_path: Path) -> RelyingClient:
@@ -241,3 +258,63 @@ def test_nginx_mtls__forwarded_for_counts_from_the_right(nginx, pki, issued_app,
     assert event.detail["service_ip"] == "127.0.0.1"  # the address nginx appended, not the forged one
     Policy.objects.filter(tenant=issued_app.application.tenant).update(service_networks_allow="127.0.0.1/32")
     assert spoofing.check()["application"] == "Webmail"
+
+
+def _csr(key: ec.EllipticCurvePrivateKey) -> str:
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ignored")]))
+        .sign(key, hashes.SHA256())
+    )
+    return request.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nginx_mtls__builtin_ca_device_api_bound_to_the_device(
+    start_nginx, pki, tenant, subscriber, phone, tmp_path, settings
+):
+    """Certificates issued by the built-in CA (pki), checked by pki.selectors.certificate_status behind nginx."""
+    from pki.selectors import tenant_chain_pem, tenant_crls_pem
+    from pki.services import ca_create_hierarchy, certificate_issue_from_csr, certificate_revoke
+
+    settings.MFA_TRUSTED_PROXIES = ["127.0.0.2/32"]
+    device = Device.objects.get(pk=phone.device_id)
+    ca_create_hierarchy(tenant=tenant)
+    files = {}
+    for name, bound in (("mine", device), ("unbound", None), ("revoked", device)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        issued = certificate_issue_from_csr(tenant=tenant, subscriber=subscriber, csr=_csr(key), device=bound)
+        if name == "revoked":
+            certificate_revoke(certificate=issued, reason="key_compromise")
+        files[name] = (
+            str(write(tmp_path / f"pki-{name}.crt", issued.certificate_pem)),
+            str(write(tmp_path / f"pki-{name}.key", key_pem(key))),
+        )
+    Policy.objects.create(
+        tenant=tenant, client_cert_required=True, client_cert_binding="device", client_cert_ca="builtin"
+    )
+    url = start_nginx(tenant_chain_pem(tenant=tenant), tenant_crls_pem(tenant=tenant))
+
+    def me(cert: str | None) -> requests.Response:
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(tmp_path / "server-ca.pem")
+        session.cert = files[cert] if cert else None
+        return session.get(f"{url}/api/v1/device/me", headers={"Authorization": f"Device {phone.token}"}, timeout=15)
+
+    assert me("mine").status_code == 200
+    for cert, reason in (
+        (None, "certificate_missing"),
+        ("unbound", "certificate_not_bound_to_device"),
+        ("revoked", "certificate_revoked"),
+    ):
+        response = me(cert)
+        assert response.status_code == 403, (cert, response.content[:300])
+        assert response.json()["code"] == "policy_denied"
+        assert response.json()["fields"] == {"rule": "client_certificate", "reason": reason}, cert
+    events = AuditEvent.objects.filter(kind="policy.refused", device_id=phone.device_id).order_by("id")
+    assert [e.detail["reason"] for e in events] == [
+        "certificate_missing",
+        "certificate_not_bound_to_device",
+        "certificate_revoked",
+    ]
