@@ -35,6 +35,7 @@ from devices import services as device_services
 from devices.delivery.webpush import vapid_public_key
 from devices.models import Device
 from mfa_server.net import client_ip
+from policies.permissions import DeviceConnectionPermission
 from tenants.branding import brand_for
 
 
@@ -80,6 +81,7 @@ class RegisterApi(APIView):
 
 class DeviceSessionApi(APIView):
     authentication_classes = [DeviceCookieAuthentication]
+    permission_classes = [DeviceConnectionPermission]  # the policy's client-certificate lock (as the device API)
 
     @property
     def device(self) -> Device:
