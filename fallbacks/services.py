@@ -538,37 +538,52 @@ def code_verify(*, approval: ApprovalRequest, code: str, client_ip: str | None =
     _require_pending(approval, now)
     lockout.attempt_guard(application=application, subscriber=subscriber, now=now)
     typed = codes.normalize_code(code)
-    outcome, attempts_left = "", 0
+    outcome, attempts_left, decided = "", 0, None
     with transaction.atomic():
+        # The row lock queues concurrent submissions; the code is claimed and the transaction decided
+        # in one database transaction, so a queued twin sees both or neither.
         row = (
             OneTimeCode.objects.select_for_update()
             .filter(approval=approval, used_at__isnull=True, invalidated_at__isnull=True)
             .order_by("-created_at")
             .first()
         )
+        factor = row.factor if row is not None else approval.factor
         if row is None:
             outcome = "not_issued"
         elif row.expires_at <= now:
             outcome = "expired"
         elif codes.code_matches(scope=str(approval.pk), code=typed, stored_hash=row.code_hash):
-            # The conditional update is what makes the code single-use, even without the row lock.
+            # The conditional update alone already makes the code single-use, even without the lock.
             claimed = OneTimeCode.objects.filter(pk=row.pk, used_at__isnull=True, invalidated_at__isnull=True).update(
                 used_at=now, code_encrypted=""
             )
-            outcome = "accepted" if claimed else "not_issued"
+            if claimed:
+                outcome = "accepted"
+                decided = _approval_finish(
+                    approval=approval, status=Status.APPROVED, reason=f"{factor}_verified", now=now, ip=client_ip
+                )
+            else:
+                outcome = "not_issued"
         else:
             OneTimeCode.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
             attempts = OneTimeCode.objects.filter(pk=row.pk).values_list("attempts", flat=True).get()
             attempts_left = max(settings.MFA_CODE_MAX_ATTEMPTS - attempts, 0)
+            _code_refused_audit(
+                approval=approval,
+                factor=factor,
+                reason="code_invalid",
+                ip=client_ip,
+                extra={"attempts_left": attempts_left},
+            )
             outcome = "wrong"
             if not attempts_left:
                 OneTimeCode.objects.filter(pk=row.pk).update(invalidated_at=now, code_encrypted="")
+                _approval_finish(
+                    approval=approval, status=Status.DENIED, reason="code_attempts_exceeded", now=now, ip=client_ip
+                )
                 outcome = "exhausted"
-    factor = row.factor if row is not None else approval.factor
-    if outcome == "accepted":
-        decided = _approval_finish(
-            approval=approval, status=Status.APPROVED, reason=f"{factor}_verified", now=now, ip=client_ip
-        )
+    if decided is not None:
         lockout.success_record(subscriber=subscriber)
         return decided
     if outcome == "not_issued":
@@ -578,14 +593,8 @@ def code_verify(*, approval: ApprovalRequest, code: str, client_ip: str | None =
     if outcome == "expired":
         _code_refused_audit(approval=approval, factor=factor, reason="code_expired", ip=client_ip)
         raise CodeExpiredError()
-    _code_refused_audit(
-        approval=approval, factor=factor, reason="code_invalid", ip=client_ip, extra={"attempts_left": attempts_left}
-    )
     lockout.failure_record(application=application, subscriber=subscriber, now=now)
     if outcome == "exhausted":
-        _approval_finish(
-            approval=approval, status=Status.DENIED, reason="code_attempts_exceeded", now=now, ip=client_ip
-        )
         raise CodeAttemptsExceededError()
     raise CodeInvalidError(attempts_left=attempts_left)
 
