@@ -28,6 +28,8 @@ DUO_ERRORS: dict[str, tuple[int, int, str]] = {
     "duo_verified_push_required": (400, 40002, "Invalid request parameters"),
     "factor_not_supported": (400, 40002, "Invalid request parameters"),
     "enrollment_required": (400, 40002, "Invalid request parameters"),
+    "factor_not_allowed": (400, 40002, "Invalid request parameters"),
+    "factor_unavailable": (400, 40002, "Invalid request parameters"),
     "approval_not_found": (400, 40002, "Invalid request parameters"),
     "duo_credentials_missing": (401, 40101, "Missing request credentials"),
     "not_authenticated": (401, 40101, "Missing request credentials"),
@@ -41,7 +43,15 @@ DUO_ERRORS: dict[str, tuple[int, int, str]] = {
     "rate_limited": (429, 42901, "Too Many Requests"),
     "server_error": (500, 50000, "Internal server error"),
 }
-_FALLBACK = DUO_ERRORS["duo_invalid_parameter"]
+# Errors of other apps (fallbacks, policies...) not in the table: by HTTP status, 409 answered as a 400.
+_BY_STATUS: dict[int, tuple[int, int, str]] = {
+    400: DUO_ERRORS["duo_invalid_parameter"],
+    401: DUO_ERRORS["duo_credentials_missing"],
+    403: DUO_ERRORS["not_permitted"],
+    404: DUO_ERRORS["not_found"],
+    409: DUO_ERRORS["duo_invalid_parameter"],
+    429: DUO_ERRORS["rate_limited"],
+}
 
 _DRF_CODES: dict[type[drf_exceptions.APIException], str] = {
     drf_exceptions.ParseError: "duo_invalid_parameter",
@@ -60,9 +70,12 @@ def duo_ok(response: Any, *, status: int = 200) -> Response:
     return Response({"stat": "OK", "response": response}, status=status)
 
 
-def duo_fail(code: str, *, detail: str = "", headers: dict[str, str] | None = None) -> Response:
-    """The failure envelope for one of our error codes, translated through ``DUO_ERRORS``."""
-    http_status, duo_code, message = DUO_ERRORS.get(code, _FALLBACK)
+def duo_fail(code: str, *, detail: str = "", headers: dict[str, str] | None = None, http_status: int = 400) -> Response:
+    """The failure envelope for one of our error codes, translated through ``DUO_ERRORS`` (else by status)."""
+    fallback = _BY_STATUS.get(
+        http_status, DUO_ERRORS["server_error" if http_status >= 500 else "duo_invalid_parameter"]
+    )
+    http_status, duo_code, message = DUO_ERRORS.get(code, fallback)
     body: dict[str, Any] = {"stat": "FAIL", "code": duo_code, "message": message}
     if detail:
         body["message_detail"] = detail
@@ -86,7 +99,9 @@ def duo_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         if exc.http_status == 401:
             headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="duo"'}
         detail = str(exc.extra.get("detail", "")) if exc.extra else ""
-        return duo_fail(exc.code, detail=detail, headers=headers)
+        if not detail and exc.http_status != 401 and not exc.code.startswith("duo_"):
+            detail = exc.code  # e.g. factor_unavailable, sms_cooldown: our stable code, safe to show
+        return duo_fail(exc.code, detail=detail, headers=headers, http_status=exc.http_status)
     if isinstance(exc, drf_exceptions.ValidationError):
         code, detail = _validation_detail(exc.detail)
         return duo_fail(code, detail=detail)

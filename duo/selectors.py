@@ -21,11 +21,18 @@ PREAUTH_STATUS_MSG = {
     "enroll": "Enroll an authentication device to proceed",
 }
 
+WRONG_PASSCODE = "Incorrect passcode. Please try again."
+SMS_SENT = {"result": "deny", "status": "sent", "status_msg": "New SMS passcodes sent."}
+
 # (our status, our reason) -> (Duo status, status_msg); reason None matches any reason.
 _STATUS: dict[tuple[str, str | None], tuple[str, str]] = {
     (Status.APPROVED, "bypass"): ("bypass", "Bypass user. Logging you in..."),
     (Status.APPROVED, None): ("allow", "Success. Logging you in..."),
     (Status.DENIED, "number_mismatch"): ("deny", "Incorrect verification code. Login request denied."),
+    (Status.DENIED, "passcode_invalid"): ("deny", WRONG_PASSCODE),
+    (Status.DENIED, "passcode_reused"): ("deny", WRONG_PASSCODE),
+    (Status.DENIED, "bypass_code_invalid"): ("deny", WRONG_PASSCODE),
+    (Status.DENIED, "code_attempts_exceeded"): ("deny", WRONG_PASSCODE),
     (Status.DENIED, None): ("deny", "Login request denied."),
     (Status.FRAUD, None): ("fraud", "Login request reported as fraudulent."),
     (Status.TIMEOUT, None): ("timeout", "Login timed out."),
@@ -78,9 +85,16 @@ def duo_enroll_status(*, application: Application, user_id: str, activation_code
     return {"used": "success", "pending": "waiting"}.get(enrollment.status, "invalid")
 
 
-def duo_status(approval: ApprovalRequest) -> dict[str, Any]:
-    """``result`` / ``status`` / ``status_msg`` of a transaction, as ``/auth`` and ``/auth_status`` answer."""
+def duo_status(approval: ApprovalRequest | None) -> dict[str, Any]:
+    """``result`` / ``status`` / ``status_msg`` of a transaction, as ``/auth`` and ``/auth_status`` answer.
+
+    None is a wrong SMS passcode that left its transaction open: this call is denied.
+    """
+    if approval is None:
+        return {"result": "deny", "status": "deny", "status_msg": WRONG_PASSCODE}
     result = relying_result(approval.status)
+    if approval.status == Status.PENDING and approval.factor == ApprovalRequest.Factor.SMS:
+        return dict(SMS_SENT)  # Duo: an SMS "authentication" ends at once; the code comes back as a passcode
     if approval.status == Status.PENDING:
         status = "pushed"
         message = (

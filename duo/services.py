@@ -19,12 +19,15 @@ from django.utils import timezone
 
 from approvals import services as approval_services
 from approvals.models import Application, ApprovalRequest
+from approvals.services import LoginContext
 from audit.services import audit_record
 from devices.models import Device
 from devices.services import IssuedEnrollment, enrollment_create
 from duo.exceptions import DuoInvalidParameterError, DuoVerifiedPushRequiredError
 from duo.identifiers import device_pk_from
 from duo.models import VerifiedPushOffer
+from fallbacks import services as fallback_services
+from fallbacks.exceptions import CodeAttemptsExceededError, CodeInvalidError
 from policies.selectors import effective_policy
 from tenants.models import Subscriber
 from tenants.services import subscriber_get_or_create
@@ -124,7 +127,7 @@ def duo_push_start(*, application: Application, push: PushRequest, request_diges
         if replayed:
             return replayed
     _check_device(application=application, username=push.username, device=push.device)
-    context = approval_services.LoginContext(
+    context = LoginContext(
         ip=push.ip,
         hostname=push.hostname,
         display_text=_display_text(push),
@@ -174,6 +177,68 @@ def _verified_push_offer_claim(*, application: Application, username: str, txid:
     if offer is None or not offers.update(used_at=now):
         raise DuoInvalidParameterError(detail="txid")
     return offer
+
+
+def duo_sms_start(
+    *, application: Application, username: str, context: LoginContext, request_digest: str | None
+) -> ApprovalRequest:
+    """Duo ``factor=sms``: start a transaction and text its code (fallbacks' limits and audit apply).
+
+    The user then types the code as ``factor=passcode``. Raises fallbacks' ``FactorNotAllowedError``,
+    ``FactorUnavailableError`` (no number), ``SmsRefusedError`` / ``SmsDeliveryError``, and approvals'
+    subscriber errors.
+    """
+    return fallback_services.code_start(
+        application=application,
+        username=username,
+        factor=ApprovalRequest.Factor.SMS,
+        context=context,
+        request_digest=request_digest,
+        client_ip=context.ip,
+    )
+
+
+def duo_passcode_verify(
+    *, application: Application, username: str, passcode: str, context: LoginContext, request_digest: str | None
+) -> ApprovalRequest | None:
+    """Duo ``factor=passcode``: the code of this user's pending SMS transaction if one is outstanding, else a
+    device TOTP passcode or a bypass code. Returns the decided transaction (``denied`` for a wrong code), or
+    None for a wrong SMS code that leaves the SMS transaction open.
+
+    Raises fallbacks' ``FactorNotAllowedError``, ``FallbackBackoffError``, ``CodeExpiredError`` and approvals'
+    subscriber errors.
+    """
+    if request_digest:
+        replayed = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
+        if replayed:
+            return replayed
+    sms_pending = (
+        ApprovalRequest.objects.select_related("application", "subscriber")
+        .filter(
+            application=application,
+            subscriber__username=username,
+            subscriber__tenant_id=application.tenant_id,
+            factor=ApprovalRequest.Factor.SMS,
+            status=ApprovalRequest.Status.PENDING,
+            expires_at__gt=timezone.now(),
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    if sms_pending is None:
+        return fallback_services.passcode_verify(
+            application=application,
+            username=username,
+            passcode=passcode,
+            context=context,
+            request_digest=request_digest,
+            client_ip=context.ip,
+        )
+    try:
+        return fallback_services.code_verify(approval=sms_pending, code=passcode, client_ip=context.ip)
+    except (CodeInvalidError, CodeAttemptsExceededError):
+        # A wrong SMS code: Duo answers this call with deny; the code stays usable until its attempts run out.
+        return None
 
 
 def duo_enroll(

@@ -16,9 +16,10 @@ from rest_framework.views import APIView
 
 from approvals import selectors as approval_selectors
 from approvals.models import Application
+from approvals.services import LoginContext
 from duo import selectors, serializers, services
 from duo.authentication import DuoSignedRequestAuthentication
-from duo.exceptions import DuoInvalidParameterError, DuoLogoNotFoundError
+from duo.exceptions import DuoInvalidParameterError, DuoLogoNotFoundError, DuoMissingParameterError
 from duo.identifiers import duo_user_id, username_for
 from duo.logo import brand_logo_png
 from duo.responses import duo_exception_handler, duo_ok
@@ -120,11 +121,11 @@ class AuthApi(DuoApi):
         data = serializers.AuthInputSerializer(data=self.params())
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if values["factor"] not in ("auto", "push"):
-            raise DuoInvalidParameterError(detail=f"factor {values['factor']} is not supported yet")
         username = username_for(
             application=self.application, username=values.get("username"), user_id=values.get("user_id")
         )
+        if values["factor"] not in ("auto", "push"):
+            return duo_ok(self._code_factor(username=username, values=values, request_digest=request.auth))
         approval = services.duo_push_start(
             application=self.application,
             push=services.PushRequest(
@@ -146,6 +147,28 @@ class AuthApi(DuoApi):
         )
         return duo_ok(selectors.duo_status(approval))
 
+    def _code_factor(self, *, username: str, values: dict[str, Any], request_digest: str) -> dict[str, Any]:
+        """``passcode`` is checked at once; ``sms`` texts a code (answered like Duo: deny / sent)."""
+        context = LoginContext(ip=values["ipaddr"], hostname=values["hostname"], login_type=values["type"])
+        if values["factor"] == "passcode":
+            if not values["passcode"]:
+                raise DuoMissingParameterError(detail="passcode")
+            return selectors.duo_status(
+                services.duo_passcode_verify(
+                    application=self.application,
+                    username=username,
+                    passcode=values["passcode"],
+                    context=context,
+                    request_digest=request_digest,
+                )
+            )
+        if values["factor"] == "sms":
+            approval = services.duo_sms_start(
+                application=self.application, username=username, context=context, request_digest=request_digest
+            )
+            return {"txid": str(approval.pk)} if values["async"] else selectors.duo_status(approval)
+        raise DuoInvalidParameterError(detail=f"factor {values['factor']} is not supported")
+
 
 class AuthStatusApi(DuoApi):
     """Long-poll: answers at once when decided, else after the next change or ``MFA_STATUS_MAX_WAIT_SECONDS``."""
@@ -156,7 +179,8 @@ class AuthStatusApi(DuoApi):
         approval = approval_selectors.approval_request_get_for_application(
             application=self.application, approval_id=data.validated_data["txid"]
         )
-        approval = approval_selectors.approval_request_wait(
-            approval=approval, max_wait_seconds=settings.MFA_STATUS_MAX_WAIT_SECONDS
-        )
+        if approval.factor == approval.Factor.PUSH:
+            approval = approval_selectors.approval_request_wait(
+                approval=approval, max_wait_seconds=settings.MFA_STATUS_MAX_WAIT_SECONDS
+            )
         return duo_ok(selectors.duo_status(approval))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 import time
 from email.utils import formatdate
@@ -129,7 +130,8 @@ def test_verified_push__approve_with_code_on_device__auth_status_allow(duo_auth,
     pre = duo_auth.preauth(username="alice", ipaddr="192.0.2.1", client_supports_verified_push="1")
     assert pre["result"] == "auth"
     assert pre["status_msg"] == "Account is active"
-    assert [d["capabilities"] for d in pre["devices"]] == [["auto", "push"]]
+    assert pre["devices"][0]["capabilities"][:2] == ["auto", "push"]
+    assert set(pre["devices"][0]["capabilities"]) <= {"auto", "push", "sms", "mobile_otp"}
     assert len(pre["verification_code"]) == 3
     assert 55 <= pre["expiration"] - time.time() <= 60
     started = duo_auth.auth(
@@ -297,3 +299,68 @@ def test_device__reference_client_cannot_decide_twice(duo_auth, duo_server):
     device.decide(pre["txid"], "deny")
     with pytest.raises(DeviceApiError):
         device.decide(pre["txid"], "approve", pre["verification_code"])
+
+
+# --- passcode and SMS (fallbacks) ------------------------------------------------------------------
+
+
+def test_passcode__device_totp__allow_then_reuse_deny(duo_auth, duo_server, tenant):
+    device = _enrolled(duo_auth, duo_server)
+    assert duo_auth.preauth(username="alice")["devices"][0]["capabilities"] == ["auto", "push", "mobile_otp"]
+    code = device.passcode()["passcode"]  # the reference client's RFC 6238 code, provisioned at activation
+    allowed = duo_auth.auth("passcode", username="alice", passcode=code)
+    assert allowed == {"result": "allow", "status": "allow", "status_msg": "Success. Logging you in..."}
+    # a different request (an identical one in the same second would be a retry, answered the same)
+    reused = duo_auth.auth("passcode", username="alice", passcode=code, ipaddr="192.0.2.9")
+    assert reused == {"result": "deny", "status": "deny", "status_msg": "Incorrect passcode. Please try again."}
+    assert list(ApprovalRequest.objects.order_by("created_at").values_list("factor", "status")) == [
+        ("passcode", "approved"),
+        ("passcode", "denied"),
+    ]
+
+
+def test_passcode__bypass_code__allow(duo_auth, duo_server, tenant):
+    from fallbacks.services import bypass_codes_issue
+
+    Policy.objects.create(tenant=tenant, factors=["push", "passcode", "bypass_code"])
+    _enrolled(duo_auth, duo_server)
+    code = bypass_codes_issue(subscriber=Subscriber.objects.get(tenant=tenant, username="alice"), actor="test")[0]
+    assert duo_auth.auth("passcode", username="alice", passcode=code)["result"] == "allow"
+    assert ApprovalRequest.objects.get().factor == "bypass_code"
+
+
+def test_sms__code_texted_then_typed_as_passcode__allow(duo_auth, duo_server, tenant, settings):
+    from fallbacks.services import phone_number_set
+    from fallbacks.sms import locmem
+
+    settings.MFA_SMS = {"BACKEND": "fallbacks.sms.locmem.LocmemSmsBackend", "OPTIONS": {}}
+    locmem.outbox.clear()
+    _enrolled(duo_auth, duo_server)
+    phone_number_set(
+        subscriber=Subscriber.objects.get(tenant=tenant, username="alice"), number="+14155550100", actor="t"
+    )
+    assert "sms" in duo_auth.preauth(username="alice")["devices"][0]["capabilities"]
+    sent = duo_auth.auth("sms", username="alice")
+    assert sent == {"result": "deny", "status": "sent", "status_msg": "New SMS passcodes sent."}
+    assert [m.to for m in locmem.outbox] == ["+14155550100"]
+    code = re.search(r"\d{6,8}", locmem.outbox[0].body).group(0)
+    wrong = duo_auth.auth("passcode", username="alice", passcode="000000" if code != "000000" else "111111")
+    assert wrong["result"] == "deny"
+    assert duo_auth.auth("passcode", username="alice", passcode=code)["result"] == "allow"
+    approval = ApprovalRequest.objects.get()
+    assert (approval.factor, approval.status) == ("sms", "approved")
+
+
+def test_sms__no_phone_number__400_40002(duo_auth, duo_server):
+    _enrolled(duo_auth, duo_server)
+    with pytest.raises(RuntimeError) as caught:
+        duo_auth.auth("sms", username="alice")
+    assert _fail(caught.value) == (
+        400,
+        {
+            "stat": "FAIL",
+            "code": 40002,
+            "message": "Invalid request parameters",
+            "message_detail": "factor_unavailable",
+        },
+    )

@@ -72,7 +72,8 @@ def _login_until_push(universal, duo_server, username: str = "alice") -> tuple[B
     browser = Browser(duo_server)
     page = browser.open(universal.create_auth_url(username, state))
     assert page.status_code == 200, page.text[:500]
-    assert "Acme Bank" in page.text and f'id="username">{username}<' in page.text
+    assert "Acme Bank" in page.text
+    assert f'id="username">{username}<' in page.text
     assert "<script" not in page.text
     assert "script-src" not in page.headers["Content-Security-Policy"]
     return browser, browser.send_push(page), state
