@@ -1,0 +1,1 @@
+"""Benchmarks of the production serving layout (``python bench/approvals.py --help``)."""

@@ -1,0 +1,100 @@
+"""Start the production processes of ``deploy/Procfile`` against PostgreSQL and Redis, and stop them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+REPO = Path(__file__).resolve().parent.parent
+PROCFILE = REPO / "deploy" / "Procfile"
+
+
+def procfile_commands(path: Path = PROCFILE) -> dict[str, str]:
+    """``name -> shell command`` of every process line."""
+    lines = (line.strip() for line in path.read_text().splitlines())
+    return dict(line.split(":", 1) for line in lines if line and not line.startswith("#"))  # type: ignore[misc]
+
+
+def production_env(*, database_url: str, redis_url: str, http_port: int, ws_port: int) -> dict[str, str]:
+    """The environment production needs (no DEBUG, real secrets), on top of this process's PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MFA_"))}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+        DJANGO_SETTINGS_MODULE="mfa_server.settings",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DJANGO_SECRET_KEY=Fernet.generate_key().decode(),
+        MFA_SECRET_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        MFA_CA_KEY_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        MFA_API_HOSTNAME="127.0.0.1",
+        MFA_PUBLIC_URL=f"http://127.0.0.1:{http_port}",
+        MFA_HTTP_PORT=str(http_port),
+        MFA_WS_PORT=str(ws_port),
+        MFA_LOG_LEVEL="WARNING",  # the console push backend logs every push at INFO
+    )
+    return env
+
+
+@dataclass
+class ServerProcesses:
+    """The running Procfile processes; each leads its own process group."""
+
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, log_dir: Path) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=REPO,
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        log_dir.mkdir(parents=True, exist_ok=True)
+        for name, command in procfile_commands().items():
+            log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
+            self.processes[name] = subprocess.Popen(
+                ["bash", "-c", f"exec {command.strip()}"],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, url: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see its log")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{url} not ready after {timeout}s")
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes.values()]
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
