@@ -23,6 +23,7 @@ from duo.models import PromptSession
 from duo.oidc import AuthorizeRequest
 from mfa_server.crypto import hash_token, random_token, tokens_equal
 from mfa_server.errors import DomainError
+from policies.facts import RequestFacts
 
 SESSION_TTL_SECONDS = 600
 CODE_TTL_SECONDS = 60
@@ -82,7 +83,9 @@ def prompt_approval_current(*, session: PromptSession) -> ApprovalRequest | None
     )
 
 
-def prompt_push_start(*, session: PromptSession, ip: str | None, user_agent: str) -> ApprovalRequest:
+def prompt_push_start(
+    *, session: PromptSession, ip: str | None, user_agent: str, facts: RequestFacts
+) -> ApprovalRequest:
     """Send a push for this login (number matching per policy); a pending one is reused, never duplicated.
 
     Raises approvals' ``SubscriberUnknownError`` / ``SubscriberDeniedError``.
@@ -99,6 +102,7 @@ def prompt_push_start(*, session: PromptSession, ip: str | None, user_agent: str
             display_text=f"Sign in to {session.application.name}",
             login_type="Universal Prompt",
         ),
+        request_facts=facts,
     )
     PromptSession.objects.filter(pk=session.pk).update(approval=approval)
     session.approval = approval

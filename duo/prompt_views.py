@@ -25,6 +25,7 @@ from duo.responses import health_check_exception_handler, oauth_exception_handle
 from mfa_server.crypto import random_token
 from mfa_server.errors import DomainError
 from mfa_server.net import client_ip
+from policies.facts import request_facts
 
 COOKIE = "mfa_prompt"
 _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -165,8 +166,12 @@ def prompt_push(request: HttpRequest, session_id: UUID) -> HttpResponse:
     """Send (or re-send after a failure) the push of this login, then back to the prompt page."""
     try:
         session = prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
+        ip = client_ip(request)
         prompt.prompt_push_start(
-            session=session, ip=client_ip(request), user_agent=request.headers.get("User-Agent", "")
+            session=session,
+            ip=ip,
+            user_agent=request.headers.get("User-Agent", ""),
+            facts=request_facts(request, end_user_ip=ip),
         )
     except DomainError as exc:
         return _error_page(request, exc.message, status=403)

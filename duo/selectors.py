@@ -11,6 +11,7 @@ from devices.models import Enrollment
 from devices.services import normalize_activation_code
 from duo.identifiers import duo_device_id
 from mfa_server.crypto import hash_token
+from policies.facts import RequestFacts
 
 Status = ApprovalRequest.Status
 
@@ -51,9 +52,9 @@ def _duo_capabilities(factors: tuple[str, ...], *, sms: bool) -> list[str]:
     return (["auto"] if "push" in capabilities or "sms" in capabilities else []) + capabilities
 
 
-def duo_preauth(*, application: Application, username: str) -> dict[str, Any]:
+def duo_preauth(*, application: Application, username: str, facts: RequestFacts) -> dict[str, Any]:
     """``/preauth``'s response (without Verified Push fields): result, status_msg and capable devices."""
-    result = approval_selectors.preauth(application=application, username=username)
+    result = approval_selectors.preauth(application=application, username=username, facts=facts)
     response: dict[str, Any] = {"result": result.result, "status_msg": PREAUTH_STATUS_MSG[result.result]}
     if result.result == "auth":
         response["devices"] = [

@@ -28,6 +28,7 @@ from duo.identifiers import device_pk_from
 from duo.models import VerifiedPushOffer
 from fallbacks import services as fallback_services
 from fallbacks.exceptions import CodeAttemptsExceededError, CodeInvalidError
+from policies.facts import RequestFacts
 from policies.selectors import effective_policy
 from tenants.models import Subscriber
 from tenants.services import subscriber_get_or_create
@@ -51,6 +52,7 @@ class PushRequest:
     login_type: str
     display_username: str
     pushinfo: str
+    facts: RequestFacts | None = None
 
 
 def verified_push_fields(*, application: Application, username: str, request_digest: str | None) -> dict[str, Any]:
@@ -143,6 +145,7 @@ def duo_push_start(*, application: Application, push: PushRequest, request_diges
             number_matching=True,
             approval_id=offer.id,
             number=offer.number,
+            request_facts=push.facts,
         )
     policy = effective_policy(application=application)
     if policy.number_matching and not policy.allow_plain_push:
@@ -153,6 +156,7 @@ def duo_push_start(*, application: Application, push: PushRequest, request_diges
         context=context,
         request_digest=request_digest,
         number_matching=False,
+        request_facts=push.facts,
     )
     if policy.number_matching:
         audit_record(

@@ -23,6 +23,7 @@ from duo.exceptions import DuoInvalidParameterError, DuoLogoNotFoundError, DuoMi
 from duo.identifiers import duo_user_id, username_for
 from duo.logo import brand_logo_png
 from duo.responses import duo_exception_handler, duo_ok
+from policies.facts import request_facts
 
 
 class DuoApi(APIView):
@@ -106,7 +107,8 @@ class PreauthApi(DuoApi):
             username=data.validated_data.get("username"),
             user_id=data.validated_data.get("user_id"),
         )
-        response = selectors.duo_preauth(application=self.application, username=username)
+        facts = request_facts(request, end_user_ip=data.validated_data["ipaddr"])
+        response = selectors.duo_preauth(application=self.application, username=username, facts=facts)
         if data.validated_data["client_supports_verified_push"] and response["result"] == "auth":
             response.update(
                 services.verified_push_fields(
@@ -137,6 +139,7 @@ class AuthApi(DuoApi):
                 login_type=values["type"],
                 display_username=values["display_username"],
                 pushinfo=values["pushinfo"],
+                facts=request_facts(request, end_user_ip=values["ipaddr"]),
             ),
             request_digest=request.auth,
         )

@@ -364,3 +364,20 @@ def test_sms__no_phone_number__400_40002(duo_auth, duo_server):
             "message_detail": "factor_unavailable",
         },
     )
+
+
+def test_policy__denied_network_from_ipaddr__preauth_deny_and_push_refused(duo_auth, duo_server, issued_app):
+    Policy.objects.create(
+        tenant=issued_app.application.tenant,
+        application=issued_app.application,
+        allow_plain_push=True,
+        user_networks_deny="198.51.100.0/24",
+    )
+    _enrolled(duo_auth, duo_server)
+    assert duo_auth.preauth(username="alice", ipaddr="198.51.100.7")["result"] == "deny"
+    assert duo_auth.preauth(username="alice", ipaddr="192.0.2.7")["result"] == "auth"
+    with pytest.raises(RuntimeError) as caught:
+        duo_auth.auth("push", username="alice", async_txn=True, ipaddr="198.51.100.7")
+    status, body = _fail(caught.value)
+    assert (status, body["code"], body["message_detail"]) == (403, 40301, "policy_denied")
+    assert ApprovalRequest.objects.count() == 0
