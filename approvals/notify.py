@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -19,7 +18,7 @@ from devices.delivery import get_push_backends
 from devices.delivery.base import PushMessage
 from devices.models import Device
 from devices.services import device_drop_webpush_subscription, device_invalidate_push_token
-from mfa_server.background import run_in_background
+from mfa_server.background import run_coroutine, run_in_background
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +53,14 @@ def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:
 
 def _broadcast(device_ids: list[int], event: dict[str, str]) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not device_ids:
         return
-    for device_id in device_ids:
-        async_to_sync(layer.group_send)(device_group_name(device_id), event)
+
+    async def send_all() -> None:
+        for device_id in device_ids:
+            await layer.group_send(device_group_name(device_id), event)
+
+    run_coroutine(send_all())
 
 
 def _deliver_request(

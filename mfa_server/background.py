@@ -1,9 +1,17 @@
-"""A small thread pool for side effects that must never block a request (push, webhooks)."""
+"""A small thread pool for side effects that must never block a request (push, webhooks), and one event loop.
+
+The event loop lives on its own thread for the whole process, so async clients (the Redis channel layer)
+keep their connections: ``async_to_sync`` from a plain thread would start a thread, a loop and a new
+Redis connection for every call.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -11,6 +19,8 @@ from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mfa-bg")
+_loop_lock = threading.Lock()
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
 
 def run_in_background(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
@@ -26,3 +36,19 @@ def run_in_background(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> F
             close_old_connections()
 
     return _executor.submit(task)
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """The process's background event loop, started on first use (after any fork of server workers)."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid() or _loop[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="mfa-bg-loop", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any], *, timeout: float = 10.0) -> Any:
+    """Run ``coro`` on the background event loop and wait for its result; call from sync code only."""
+    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result(timeout)
