@@ -1,7 +1,9 @@
 """Counting wrong codes: growing back-off between tries, lockout after too many in a row, admin unlock.
 
-The consecutive-failure counter is the subscriber's own ``failed_attempts`` (shared with push
-denials), so a guesser cannot reset it by switching factors; any successful login resets it.
+The streak lives in ``SubscriberBackoff``, not in ``Subscriber.failed_attempts``: the policy engine
+reads that counter as fraud strikes (``fraud_lockout_count``, 3 by default), and three typos are not
+three fraud reports. The streak ends with any approved login of the subscriber (whatever the factor)
+or an admin unlock; at ``MFA_LOCKOUT_THRESHOLD`` wrong codes in a row the subscriber is locked.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db import transaction
 
 from approvals.exceptions import SubscriberDeniedError
-from approvals.models import Application
+from approvals.models import Application, ApprovalRequest
 from audit.services import audit_record
 from fallbacks.exceptions import FallbackBackoffError
 from fallbacks.models import SubscriberBackoff
@@ -51,40 +53,58 @@ def backoff_seconds(failures: int) -> float:
 
 
 def failure_record(*, application: Application, subscriber: Subscriber, now: datetime) -> int:
-    """Count one wrong code: back-off grows, and the subscriber is locked at ``MFA_LOCKOUT_THRESHOLD``.
+    """Count one wrong code: the back-off grows, and the subscriber is locked at ``MFA_LOCKOUT_THRESHOLD``.
 
-    Returns the consecutive-failure count.
+    Returns the length of the streak.
     """
-    Subscriber.objects.filter(pk=subscriber.pk).update(failed_attempts=F("failed_attempts") + 1)
-    failures = Subscriber.objects.filter(pk=subscriber.pk).values_list("failed_attempts", flat=True).get()
     ratelimit.count_failure(scope=_APP_SCOPE, key=str(application.pk), window_seconds=60)
-    delay = backoff_seconds(failures)
-    if delay:
-        SubscriberBackoff.objects.update_or_create(
-            subscriber=subscriber, defaults={"next_attempt_at": now + timedelta(seconds=delay)}
+    with transaction.atomic():
+        SubscriberBackoff.objects.get_or_create(subscriber=subscriber)
+        streak = SubscriberBackoff.objects.select_for_update().get(subscriber=subscriber)
+        if streak.last_failure_at and _approved_since(subscriber, streak.last_failure_at):
+            streak.failures = 0  # a login succeeded in between (a push, say): the streak was broken
+        streak.failures += 1
+        streak.last_failure_at = now
+        delay = backoff_seconds(streak.failures)
+        streak.next_attempt_at = now + timedelta(seconds=delay) if delay else None
+        streak.save(update_fields=["failures", "last_failure_at", "next_attempt_at"])
+    if streak.failures >= settings.MFA_LOCKOUT_THRESHOLD:
+        locked = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.ACTIVE).update(
+            status=Subscriber.Status.LOCKED
         )
-    locked = Subscriber.objects.filter(
-        pk=subscriber.pk, status=Subscriber.Status.ACTIVE, failed_attempts__gte=settings.MFA_LOCKOUT_THRESHOLD
-    ).update(status=Subscriber.Status.LOCKED)
-    if locked:
-        audit_record(
-            kind="subscriber.locked",
-            tenant_id=subscriber.tenant_id,
-            actor=f"app:{application.integration_key}",
-            subscriber_id=subscriber.pk,
-            detail={"failed_attempts": failures, "cause": "wrong_codes"},
-        )
-    return failures
+        if locked:
+            audit_record(
+                kind="subscriber.locked",
+                tenant_id=subscriber.tenant_id,
+                actor=f"app:{application.integration_key}",
+                subscriber_id=subscriber.pk,
+                detail={"consecutive_wrong_codes": streak.failures, "cause": "wrong_codes"},
+            )
+    return streak.failures
+
+
+def _approved_since(subscriber: Subscriber, moment: datetime) -> bool:
+    return ApprovalRequest.objects.filter(
+        subscriber=subscriber, status=ApprovalRequest.Status.APPROVED, decided_at__gt=moment
+    ).exists()
 
 
 def success_record(*, subscriber: Subscriber) -> None:
-    """A correct code ends the streak of failures and any back-off."""
-    Subscriber.objects.filter(pk=subscriber.pk, failed_attempts__gt=0).update(failed_attempts=0)
+    """A right code ends the streak and any back-off, and (like any approval) the fraud-strike count."""
     SubscriberBackoff.objects.filter(subscriber=subscriber).delete()
+    Subscriber.objects.filter(pk=subscriber.pk, failed_attempts__gt=0).update(failed_attempts=0)
+
+
+def failures_in_a_row(*, subscriber: Subscriber) -> int:
+    """The current streak of wrong codes (0 when broken by an approved login since)."""
+    streak = SubscriberBackoff.objects.filter(subscriber=subscriber).first()
+    if streak is None or (streak.last_failure_at and _approved_since(subscriber, streak.last_failure_at)):
+        return 0
+    return streak.failures
 
 
 def subscriber_unlock(*, subscriber: Subscriber, actor: str) -> bool:
-    """Admin unlock: back to active, counter and back-off cleared. False when the subscriber was not locked."""
+    """Admin unlock: back to active, streak, back-off and strikes cleared. False when it was not locked."""
     unlocked = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.LOCKED).update(
         status=Subscriber.Status.ACTIVE, failed_attempts=0
     )

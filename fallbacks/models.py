@@ -113,10 +113,16 @@ class SmsSend(models.Model):
 
 
 class SubscriberBackoff(models.Model):
-    """When a subscriber may next try a code, after consecutive wrong codes (exponential back-off)."""
+    """A subscriber's streak of consecutive wrong codes, and when the next try is allowed.
+
+    Kept apart from ``Subscriber.failed_attempts``, which the policy engine reads as fraud strikes
+    (a few typos must not count as fraud reports). Any approved login ends the streak.
+    """
 
     subscriber = models.OneToOneField("tenants.Subscriber", on_delete=models.CASCADE, related_name="fallback_backoff")
-    next_attempt_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
 
 class SubscriberAccess(Subscriber):

@@ -44,7 +44,10 @@ from fallbacks.models import BypassCode, DeviceTotp, OneTimeCode, PhoneNumber, S
 from fallbacks.sms import get_sms_backend
 from fallbacks.sms.base import SmsMessage, SmsProviderError
 from mfa_server.crypto import decrypt_secret, encrypt_secret, hash_token
+from policies.engine import Phase
+from policies.facts import RequestFacts
 from policies.selectors import effective_policy
+from policies.services import policy_enforce
 from tenants.models import Subscriber, Tenant
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,21 @@ def factor_require_allowed(*, application: Application, factor: str) -> None:
     """Raise ``FactorNotAllowedError`` (403 ``factor_not_allowed``) unless the policy allows ``factor``."""
     if not effective_policy(application=application).allows(factor):
         raise FactorNotAllowedError(factor=factor)
+
+
+def _policy_gate(
+    *, application: Application, username: str, context: LoginContext, request_facts: RequestFacts | None
+) -> str:
+    """The policy's locks (networks, client certificate, unknown users, fraud strikes) before a code factor.
+
+    Push fatigue rules do not apply (no push is sent). Returns the deciding rule for ``policy_rule``.
+    Raises ``PolicyDeniedError`` (audited by the policy engine). ``request_facts`` None means "no
+    address, no certificate": network and certificate rules fail closed.
+    """
+    decision = policy_enforce(
+        application=application, username=username, facts=request_facts, phase=Phase.PREAUTH, end_user_ip=context.ip
+    )
+    return decision.rule
 
 
 def _actor(application: Application) -> str:
@@ -82,6 +100,7 @@ def _approval_open(
     ttl_seconds: int,
     request_digest: str | None,
     now: datetime,
+    policy_rule: str = "",
 ) -> ApprovalRequest:
     """Create a pending transaction for a code factor (no push is sent) and audit it."""
     approval = ApprovalRequest.objects.create(
@@ -93,6 +112,7 @@ def _approval_open(
         user_agent=context.user_agent,
         display_text=context.display_text,
         login_type=context.login_type,
+        policy_rule=policy_rule,
         request_digest=request_digest,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds),
@@ -228,6 +248,7 @@ def passcode_verify(
     context: LoginContext | None = None,
     request_digest: str | None = None,
     client_ip: str | None = None,
+    request_facts: RequestFacts | None = None,
 ) -> ApprovalRequest:
     """Check a passcode typed on the login page: a device TOTP code (6 digits) or a bypass code (9 digits).
 
@@ -235,17 +256,19 @@ def passcode_verify(
     ``passcode_invalid`` / ``passcode_reused`` / ``bypass_code_invalid`` (the failure is counted toward
     back-off and lockout). A replay of the same signed request returns the transaction it created.
     Raises ``SubscriberUnknownError``, ``SubscriberDeniedError`` (locked / disabled),
-    ``FactorNotAllowedError``, ``FallbackBackoffError`` and ``RateLimitedError``.
+    ``FactorNotAllowedError``, ``PolicyDeniedError`` (networks, certificate: see ``_policy_gate``),
+    ``FallbackBackoffError`` and ``RateLimitedError``.
     """
     context = context or LoginContext()
     if request_digest:
         existing = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
         if existing:
             return existing
-    subscriber = subscriber_for_login(application=application, username=username)
     code = codes.normalize_code(passcode)
     factor = Factor.BYPASS_CODE if len(code) == codes.BYPASS_CODE_DIGITS else Factor.PASSCODE
     factor_require_allowed(application=application, factor=factor)
+    policy_rule = _policy_gate(application=application, username=username, context=context, request_facts=request_facts)
+    subscriber = subscriber_for_login(application=application, username=username)
     now = timezone.now()
     policy = effective_policy(application=application)
     if subscriber.status == Subscriber.Status.BYPASS:
@@ -257,6 +280,7 @@ def passcode_verify(
             ttl_seconds=policy.approval_timeout_seconds,
             request_digest=request_digest,
             now=now,
+            policy_rule=policy_rule,
         )
         return _approval_finish(approval=approval, status=Status.APPROVED, reason="bypass", now=now, ip=client_ip)
     lockout.attempt_guard(application=application, subscriber=subscriber, now=now)
@@ -275,6 +299,7 @@ def passcode_verify(
         ttl_seconds=policy.approval_timeout_seconds,
         request_digest=request_digest,
         now=now,
+        policy_rule=policy_rule,
     )
     if not accepted:
         _code_refused_audit(approval=approval, factor=factor, reason=reason, ip=client_ip)
@@ -465,6 +490,7 @@ def code_start(
     context: LoginContext | None = None,
     request_digest: str | None = None,
     client_ip: str | None = None,
+    request_facts: RequestFacts | None = None,
 ) -> ApprovalRequest:
     """Start a transaction directly with a code factor (no push): create it and send the code.
 
@@ -477,6 +503,7 @@ def code_start(
         if existing:
             return existing
     factor_require_allowed(application=application, factor=factor)
+    policy_rule = _policy_gate(application=application, username=username, context=context, request_facts=request_facts)
     subscriber = subscriber_for_login(application=application, username=username)
     now = timezone.now()
     policy = effective_policy(application=application)
@@ -489,6 +516,7 @@ def code_start(
             ttl_seconds=policy.approval_timeout_seconds,
             request_digest=request_digest,
             now=now,
+            policy_rule=policy_rule,
         )
         return _approval_finish(approval=approval, status=Status.APPROVED, reason="bypass", now=now, ip=client_ip)
     if factor == Factor.SMS:
@@ -513,6 +541,7 @@ def code_start(
         ttl_seconds=policy.approval_timeout_seconds,
         request_digest=request_digest,
         now=now,
+        policy_rule=policy_rule,
     )
     try:
         return code_send(application=application, approval=approval, factor=factor, client_ip=client_ip)

@@ -25,13 +25,15 @@ from fallbacks.api.serializers import (
 )
 from fallbacks.codes import TOTP_DIGITS, TOTP_INTERVAL, totp_provisioning_uri
 from mfa_server.net import client_ip
+from policies.facts import request_facts
 
 ERRORS = (
     "Errors are problem details with a stable `code`: factor_not_allowed (403), factor_unavailable (409), "
     "code_invalid (400, `fields.attempts_left`), code_attempts_exceeded (400, the transaction is denied), "
     "code_expired / code_not_issued (409), code_backoff / rate_limited (429 + Retry-After), "
     "sms_cooldown / sms_subscriber_cap / sms_destination_cap / sms_tenant_cap (429), sms_country_not_allowed (403), "
-    "sms_delivery_failed (502), subscriber_denied (403), approval_expired / approval_already_decided (409)."
+    "sms_delivery_failed (502), subscriber_denied (403), policy_denied (403, the policy's network / certificate "
+    "locks), approval_expired / approval_already_decided (409)."
 )
 
 
@@ -89,6 +91,7 @@ class CodeStartApi(RelyingApi):
             context=_context(data.validated_data),
             request_digest=request.auth,
             client_ip=client_ip(request),
+            request_facts=request_facts(request, end_user_ip=data.validated_data.get("context", {}).get("ip")),
         )
         return _status(approval, 201 if approval.is_pending else 200)
 
@@ -128,6 +131,7 @@ class PasscodeApi(RelyingApi):
             context=_context(data.validated_data),
             request_digest=request.auth,
             client_ip=client_ip(request),
+            request_facts=request_facts(request, end_user_ip=data.validated_data.get("context", {}).get("ip")),
         )
         return _status(approval)
 

@@ -9,7 +9,8 @@ from django.db import connection
 
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
-from fallbacks.models import OneTimeCode, SmsSend
+from fallbacks.lockout import failures_in_a_row
+from fallbacks.models import OneTimeCode, SmsSend, SubscriberBackoff
 from tenants.models import Subscriber
 from tests.helpers import SignedClient, TestDevice
 
@@ -56,7 +57,13 @@ def snapshot() -> tuple[Any, ...]:
         list(OneTimeCode.objects.order_by("pk").values_list("pk", "attempts", "used_at", "invalidated_at")),
         SmsSend.objects.count(),
         list(Subscriber.objects.order_by("pk").values_list("pk", "status", "failed_attempts")),
+        list(SubscriberBackoff.objects.order_by("pk").values_list("subscriber_id", "failures", "next_attempt_at")),
     )
+
+
+def streak(subscriber: Subscriber) -> int:
+    """Consecutive wrong codes of the subscriber (the lockout counter)."""
+    return failures_in_a_row(subscriber=subscriber)
 
 
 def audit_kinds(**filters: Any) -> list[str]:

@@ -10,7 +10,7 @@ import time_machine
 from fallbacks.lockout import backoff_seconds
 from fallbacks.models import SubscriberBackoff, UsedTotpStep
 from tenants.models import Subscriber
-from tests.fallbacks.helpers import audit_kinds, passcode, snapshot
+from tests.fallbacks.helpers import audit_kinds, passcode, snapshot, start_push, streak
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +27,13 @@ def test_lockout__ten_consecutive_failures__locked_and_audited(relying, passcode
         response = passcode(relying, bad)
         assert response.json()["status"] == "denied", response.json()
         subscriber.refresh_from_db()
-        assert (subscriber.failed_attempts, subscriber.status) == (expected, "active")
+        assert (streak(subscriber), subscriber.status) == (expected, "active")
     assert audit_kinds(kind="subscriber.locked") == []
     tenth = passcode(relying, bad)
     assert tenth.json()["status"] == "denied"
     subscriber.refresh_from_db()
-    assert (subscriber.failed_attempts, subscriber.status) == (10, "locked")
+    assert (streak(subscriber), subscriber.status) == (10, "locked")
+    assert subscriber.failed_attempts == 0  # wrong codes are not fraud strikes
     assert audit_kinds(kind="subscriber.locked") == ["subscriber.locked"]
 
     before = snapshot()
@@ -51,10 +52,10 @@ def test_lockout__success_resets_the_streak(relying, passcode_phone, subscriber)
         passcode(relying, bad)
     assert passcode(relying, passcode_phone.totp().now()).json()["status"] == "approved"
     subscriber.refresh_from_db()
-    assert subscriber.failed_attempts == 0
+    assert streak(subscriber) == 0
     passcode(relying, bad)
     subscriber.refresh_from_db()
-    assert (subscriber.failed_attempts, subscriber.status) == (1, "active")
+    assert (streak(subscriber), subscriber.status) == (1, "active")
 
 
 def test_lockout__threshold_is_a_setting(relying, passcode_phone, subscriber, settings):
@@ -89,8 +90,7 @@ def test_backoff__too_early__429_not_counted__then_allowed(relying, passcode_pho
         assert snapshot() == before
     with time_machine.travel(start + 5.5, tick=False):
         assert passcode(relying, passcode_phone.totp().now()).json()["status"] == "approved"
-    subscriber.refresh_from_db()
-    assert subscriber.failed_attempts == 0
+    assert streak(subscriber) == 0
     assert not SubscriberBackoff.objects.exists()
 
 
@@ -111,3 +111,28 @@ def test_unlock__admin_action__active_again_and_audited(relying, passcode_phone,
 def test_unlock__not_locked__nothing_audited(subscriber, admin_client):
     admin_client.post("/admin/fallbacks/subscriberaccess/", {"action": "unlock", "_selected_action": [subscriber.pk]})
     assert audit_kinds(kind="subscriber.unlocked") == []
+
+
+def test_lockout__wrong_codes_are_not_fraud_strikes__push_still_works(relying, passcode_phone, subscriber):
+    """The policy's fraud lockout (3 strikes by default) reads failed_attempts; typos must not trip it."""
+    bad = wrong_passcode(passcode_phone)
+    for _ in range(4):
+        passcode(relying, bad)
+    subscriber.refresh_from_db()
+    assert (subscriber.failed_attempts, subscriber.status, streak(subscriber)) == (0, "active", 4)
+    start_push(relying)
+
+
+def test_lockout__approved_push_breaks_the_streak(relying, passcode_phone, subscriber):
+    from approvals.models import ApprovalRequest
+
+    bad = wrong_passcode(passcode_phone)
+    for _ in range(9):
+        passcode(relying, bad)
+    txid = start_push(relying)
+    number = ApprovalRequest.objects.get(pk=txid).number
+    assert passcode_phone.device.decide(txid, "approve", number).status_code == 200
+    assert streak(subscriber) == 0
+    passcode(relying, bad)
+    subscriber.refresh_from_db()
+    assert (streak(subscriber), subscriber.status) == (1, "active")

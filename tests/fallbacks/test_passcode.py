@@ -14,7 +14,7 @@ from fallbacks.models import BypassCode, DeviceTotp, UsedTotpStep
 from fallbacks.services import bypass_codes_issue
 from policies.models import Policy
 from tenants.models import Subscriber
-from tests.fallbacks.helpers import audit_kinds, db_text, passcode, snapshot
+from tests.fallbacks.helpers import audit_kinds, db_text, passcode, snapshot, streak
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +62,7 @@ def test_passcode__current_code__approved_once(relying, passcode_phone, subscrib
     replay = passcode(relying, code)
     assert replay.status_code == 200, replay.json()
     assert (replay.json()["status"], replay.json()["status_reason"]) == ("denied", "passcode_reused")
-    subscriber.refresh_from_db()
-    assert subscriber.failed_attempts == 2  # the first new login with the used code, and this one
+    assert streak(subscriber) == 2  # the first new login with the used code, and this one
     assert UsedTotpStep.objects.filter(device_id=passcode_phone.device.device_id).count() == 1
 
 
@@ -86,8 +85,7 @@ def test_passcode__two_steps_off__denied_and_counted(relying, passcode_phone, su
         response = passcode(relying, code)
     assert (response.json()["status"], response.json()["status_reason"]) == ("denied", "passcode_invalid")
     assert audit_kinds(kind="fallback.code_refused") == ["fallback.code_refused"]
-    subscriber.refresh_from_db()
-    assert subscriber.failed_attempts == 1
+    assert streak(subscriber) == 1
     assert UsedTotpStep.objects.count() == 0
 
 

@@ -13,7 +13,17 @@ from approvals.models import ApprovalRequest
 from fallbacks.models import OneTimeCode
 from mfa_server.asgi import application as asgi_application
 from policies.models import Policy
-from tests.fallbacks.helpers import audit_kinds, db_text, fallback, session_codes, snapshot, start_push, verify, wrong
+from tests.fallbacks.helpers import (
+    audit_kinds,
+    db_text,
+    fallback,
+    session_codes,
+    snapshot,
+    start_push,
+    streak,
+    verify,
+    wrong,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -99,8 +109,7 @@ def test_session_code__five_wrong_tries__transaction_denied(relying, phone, subs
     late = verify(relying, txid, delivered["code"])
     assert late.status_code == 409
     assert late.json()["code"] == "approval_already_decided"
-    subscriber.refresh_from_db()
-    assert subscriber.failed_attempts == 5
+    assert streak(subscriber) == 5
     assert audit_kinds(approval_id=txid, kind="fallback.code_refused") == ["fallback.code_refused"] * 5
 
 
@@ -114,8 +123,7 @@ def test_session_code__expired_code__409_not_counted(relying, phone, subscriber,
         response = verify(relying, txid, delivered["code"])
     assert response.status_code == 409
     assert response.json()["code"] == "code_expired"
-    subscriber.refresh_from_db()
-    assert subscriber.failed_attempts == 0
+    assert streak(subscriber) == 0
     assert ApprovalRequest.objects.get(pk=txid).status == "pending"
 
 
