@@ -39,7 +39,19 @@ from policies.permissions import DeviceConnectionPermission
 from tenants.branding import brand_for
 
 
-class RegisterOptionsApi(APIView):
+class ApproverApi(APIView):
+    """Base of the approver API views."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if response.status_code == 401:
+            # The shared handler answers 401 with a Basic challenge, which makes browsers pop up a password
+            # dialog (and stalls fetch() in headless ones). The page's credential is its cookie.
+            response["WWW-Authenticate"] = 'Cookie realm="approver"'
+        return response
+
+
+class RegisterOptionsApi(ApproverApi):
     """Creation options for a valid activation code (the code is not consumed here)."""
 
     authentication_classes = [CsrfOnly]
@@ -59,7 +71,7 @@ class RegisterOptionsApi(APIView):
         )
 
 
-class RegisterApi(APIView):
+class RegisterApi(ApproverApi):
     """Verify the new credential, consume the code, and start the device session (HttpOnly cookie)."""
 
     authentication_classes = [CsrfOnly]
@@ -79,7 +91,7 @@ class RegisterApi(APIView):
         return response
 
 
-class DeviceSessionApi(APIView):
+class DeviceSessionApi(ApproverApi):
     authentication_classes = [DeviceCookieAuthentication]
     permission_classes = [DeviceConnectionPermission]  # the policy's client-certificate lock (as the device API)
 

@@ -1,0 +1,199 @@
+"""The approver web app in a real headless Chromium with a virtual platform authenticator (CDP WebAuthn).
+
+Every flow starts from the activation link, as a user would, and ends with what the relying service sees.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from approvals.relying_client import RelyingClient
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+def enrol(approver_server: Any, phone: Any, name: str) -> tuple[dict[str, str], RelyingClient]:
+    """Open the activation link, register the platform credential, end on the live home view."""
+    seeded = approver_server.seed(name)
+    page = phone.page
+    page.goto(f"{approver_server.url}/approver/#activate={seeded['code']}")
+    page.wait_for_selector("#view-activate:not([hidden])")
+    assert page.input_value("#activation-code") == seeded["code"]
+    page.fill("#device-name", f"{name} phone")
+    page.click("#activate-button")
+    page.wait_for_selector("body[data-view=home]")
+    page.wait_for_selector("body[data-live=live]")  # the device WebSocket, authenticated by the session cookie
+    assert len(phone.credentials()) == 1
+    return seeded, RelyingClient(approver_server.api_url, seeded["ikey"], seeded["skey"], timeout=20)
+
+
+def login(relying: RelyingClient) -> dict[str, Any]:
+    return relying.auth("alice", context={"ip": "203.0.113.7", "display_text": "Webmail sign-in"})
+
+
+def wait_for_request(page: Any, txid: str) -> None:
+    """The request arrives live over the WebSocket and opens by itself."""
+    page.wait_for_selector("body[data-view=approval]")
+    page.wait_for_function("id => document.getElementById('a-application').textContent === 'Webmail'", arg=txid)
+
+
+def sign_count(approver_server: Any, tenant: str) -> int:
+    rows = approver_server.query(
+        "SELECT c.sign_count FROM devices_webauthncredential c JOIN devices_device d ON d.id = c.device_id "
+        "JOIN tenants_subscriber s ON s.id = d.subscriber_id JOIN tenants_tenant t ON t.id = s.tenant_id "
+        "WHERE t.slug = ?",
+        tenant,
+    )
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def api_from_page(page: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST from inside the page (same origin, session cookie, CSRF token), like the app's own api.js."""
+    return page.evaluate(
+        """async ([path, body]) => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const r = await fetch('/approver/api/' + path, {method: 'POST', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json', 'X-CSRFToken': token}, body: JSON.stringify(body)});
+            return {status: r.status, body: await r.json()};
+        }""",
+        [path, body],
+    )
+
+
+def test_browser__enrol_then_approve_with_fingerprint__relying_service_allowed(approver_server, phone):
+    seeded, relying = enrol(approver_server, phone, "approve")
+    registered_count = sign_count(approver_server, seeded["tenant"])
+    page = phone.page
+    created = login(relying)
+    wait_for_request(page, created["txid"])
+    assert page.text_content("#a-location").startswith("203.0.113.7")
+    assert page.text_content("#a-display") == "Webmail sign-in"
+
+    page.fill("#match-number", created["number"])
+    page.click("#approve-button")
+    page.wait_for_selector("#approval-result[data-status=approved]")
+
+    assert relying.status(created["txid"])["result"] == "allow"
+    assert sign_count(approver_server, seeded["tenant"]) > registered_count
+    again = api_from_page(page, f"approvals/{created['txid']}/decision", {"decision": "deny"})
+    assert again["status"] == 409
+    assert again["body"]["code"] == "approval_already_decided"
+
+
+def test_browser__fingerprint_not_verified__approval_refused(approver_server, phone):
+    seeded, relying = enrol(approver_server, phone, "nouv")
+    page = phone.page
+    created = login(relying)
+    wait_for_request(page, created["txid"])
+    phone.set_user_verified(False)
+
+    # The browser itself refuses a UV-required assertion when the fingerprint check fails.
+    page.fill("#match-number", created["number"])
+    page.click("#approve-button")
+    page.wait_for_selector("#alert:not([hidden])")
+    assert page.get_attribute("#alert", "data-code") == "NotAllowedError"
+    assert relying.status(created["txid"])["result"] == "waiting"
+
+    # And the server refuses an assertion without the UV flag even if a page asks the authenticator not to check.
+    outcome = page.evaluate(
+        """async ([txid, number]) => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const post = async (path, body) => {
+                const r = await fetch('/approver/api/' + path, {method: 'POST', credentials: 'same-origin',
+                    headers: {'Content-Type': 'application/json', 'X-CSRFToken': token}, body: JSON.stringify(body)});
+                return {status: r.status, body: await r.json()};
+            };
+            const options = await post(`approvals/${txid}/options`, {decision: 'approve'});
+            const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(
+                {...options.body.publicKey, userVerification: 'discouraged'});
+            const credential = await navigator.credentials.get({publicKey});
+            return post(`approvals/${txid}/decision`, {decision: 'approve', number, credential: credential.toJSON()});
+        }""",
+        [created["txid"], created["number"]],
+    )
+    assert outcome["status"] == 400, outcome
+    assert outcome["body"]["code"] == "webauthn_verification_failed"
+    assert relying.status(created["txid"])["result"] == "waiting"
+    status = approver_server.query(
+        "SELECT status FROM approvals_approvalrequest WHERE id = ?", created["txid"].replace("-", "")
+    )
+    assert status == [("pending",)]
+    assert seeded["tenant"] == "nouv"
+
+
+def test_browser__wrong_number__denied(approver_server, phone):
+    _, relying = enrol(approver_server, phone, "wrongnum")
+    page = phone.page
+    created = login(relying)
+    wait_for_request(page, created["txid"])
+    wrong = "".join(str((int(d) + 1) % 10) for d in created["number"])
+    page.fill("#match-number", wrong)
+    page.click("#approve-button")
+    page.wait_for_selector("#approval-result[data-status=denied]")
+    assert "did not match" in page.text_content("#approval-result")
+    status = relying.status(created["txid"])
+    assert status["result"] == "deny"
+
+
+def test_browser__this_was_not_me__fraud_recorded(approver_server, phone):
+    _, relying = enrol(approver_server, phone, "fraud")
+    page = phone.page
+    created = login(relying)
+    wait_for_request(page, created["txid"])
+    page.click("#fraud-button")
+    page.wait_for_selector("#approval-result[data-status=fraud]")
+    assert relying.status(created["txid"])["result"] == "deny"
+    txid_hex = created["txid"].replace("-", "")
+    assert approver_server.query("SELECT status FROM approvals_approvalrequest WHERE id = ?", txid_hex) == [("fraud",)]
+    events = approver_server.query("SELECT kind FROM audit_auditevent WHERE approval_id = ?", txid_hex)
+    assert ("approval.fraud",) in events, events
+
+
+def test_browser__push_reaches_service_worker__notification_opens_the_request(approver_server, phone):
+    """The service worker's push handler (CDP delivers a push without a push service; experimental API)."""
+    _, relying = enrol(approver_server, phone, "swpush")
+    page = phone.page
+    page.context.grant_permissions(["notifications"], origin=approver_server.url)
+    page.wait_for_function("navigator.serviceWorker.controller !== null || navigator.serviceWorker.ready")
+    registration_id = page.evaluate("navigator.serviceWorker.ready.then(r => r.active ? r.active.state : 'none')")
+    assert registration_id in ("activated", "activating")
+    phone.cdp.send("ServiceWorker.enable")
+    registrations: list[str] = []
+    phone.cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(r["registrationId"] for r in event["registrations"]),
+    )
+    page.wait_for_timeout(300)
+    if not registrations:
+        phone.cdp.send("ServiceWorker.disable")
+        phone.cdp.send("ServiceWorker.enable")
+        page.wait_for_timeout(300)
+    assert registrations, "no service worker registration reported"
+    created = login(relying)
+    phone.cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": approver_server.url,
+            "registrationId": registrations[0],
+            "data": json.dumps({"approval_id": created["txid"]}),
+        },
+    )
+    notifications = wait_until(
+        lambda: page.evaluate(
+            """() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(
+                list => list.map(n => ({tag: n.tag, url: n.data.url, body: n.body})))"""
+        ),
+        timeout=10,
+    )
+    assert notifications == [
+        {
+            "tag": f"approval-{created['txid']}",
+            "url": f"/approver/#approval={created['txid']}",
+            "body": "Someone is signing in with your account. Tap to review.",
+        }
+    ]
