@@ -1,4 +1,4 @@
-"""Certificates made in the test: a CA, client certificates (valid, expired, revoked, other CA), a CRL, a server cert."""
+"""Certificates made in the test: a CA, client certificates (valid, expired, revoked, other CA), CRLs, server certs."""
 
 from __future__ import annotations
 

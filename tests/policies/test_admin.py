@@ -67,7 +67,8 @@ def test_policy_admin__create_and_change_are_audited_with_a_diff(admin_client, t
     assert set(changes) == {"push_limit", "client_cert_required", "client_cert_ca", "client_cert_ca_pem"}
     assert changes["push_limit"] == [None, 3]
     assert changes["client_cert_required"] == [False, True]
-    assert changes["client_cert_ca_pem"][0] == "" and len(changes["client_cert_ca_pem"][1]) == 16  # a fingerprint
+    assert changes["client_cert_ca_pem"][0] == ""
+    assert len(changes["client_cert_ca_pem"][1]) == 16  # a fingerprint
     assert "BEGIN CERTIFICATE" not in json.dumps(changed.detail)
 
     # Saving without a change records nothing.
@@ -104,7 +105,8 @@ def test_policy_admin__bad_input_changes_nothing(admin_client, tenant, field, va
     response = admin_client.post(reverse("admin:policies_policy_add"), form_data(tenant, **{field: value}))
     assert response.status_code == 200  # the form again, with the error
     assert field in response.context["adminform"].form.errors
-    assert not Policy.objects.exists() and not AuditEvent.objects.filter(kind__startswith="policy.").exists()
+    assert not Policy.objects.exists()
+    assert not AuditEvent.objects.filter(kind__startswith="policy.").exists()
 
 
 def test_policy_admin__uploaded_ca_requires_a_bundle(admin_client, tenant):
@@ -141,7 +143,8 @@ def test_policy_test_view__shows_each_verdict_and_creates_nothing(admin_client, 
     assert verdicts["user_network"] == ("fail", "user_network_not_allowed")
     assert (decision.outcome.value, decision.rule) == ("deny", "user_network")
     html = page.content.decode()
-    assert "user_network_not_allowed" in html and "certificate_valid" in html
+    assert "user_network_not_allowed" in html
+    assert "certificate_valid" in html
     # Without a certificate the certificate rule fails too; still nothing is written.
     page = admin_client.post(url, {**data, "certificate_pem": "", "end_user_ip": "10.1.1.1"})
     assert page.context["result"].decision.reason == "certificate_missing"
@@ -162,7 +165,8 @@ def test_policy_test_view__tenant_admin_sees_only_their_applications(client, ten
     client.force_login(staff)
     url = reverse("admin:policies_policy_test")
     page = client.post(url, {"username": "alice", "application": other.application.pk, "phase": "push"})
-    assert page.status_code == 200 and page.context["result"] is None
+    assert page.status_code == 200
+    assert page.context["result"] is None
     assert "application" in page.context["form"].errors
     mine = client.post(url, {"username": "alice", "application": issued_app.application.pk, "phase": "push"})
     assert mine.context["result"] is not None

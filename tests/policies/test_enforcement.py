@@ -52,7 +52,8 @@ def test_auth__user_network_denied__403_nothing_created_and_audited(
     with django_capture_on_commit_callbacks() as refused_effects:
         body = problem(relying.auth("alice", ip="10.66.1.2"), 403, "policy_denied")
     assert body["fields"] == {"rule": "user_network", "reason": "user_network_denied"}
-    assert ApprovalRequest.objects.count() == 0 and refused_effects == []  # nothing created, nothing to deliver
+    assert ApprovalRequest.objects.count() == 0
+    assert refused_effects == []  # nothing created, nothing to deliver
     assert list(
         AuditEvent.objects.exclude(kind__startswith="device.")
         .exclude(kind__startswith="enrollment.")
@@ -168,7 +169,8 @@ def test_push_limit__n_plus_first_refused_then_window_ends(relying, phone, tenan
     problem(push(relying), 429, "push_rate_limited")
     time_machine.shift(151)
     assert push(relying).status_code == 201
-    assert ApprovalRequest.objects.count() == 4 and len(push_outbox) >= sent
+    assert ApprovalRequest.objects.count() == 4
+    assert len(push_outbox) >= sent
     assert refusals() == [("push_limit", "too_many_pushes")] * 2
     assert Subscriber.objects.get(username="alice").status == "active"
 
@@ -183,7 +185,7 @@ def test_cooldown__after_denial_not_after_timeout(relying, phone, tenant_policy,
     created = push(relying).json()
     assert phone.decide(created["txid"], "deny").status_code == 200
     body = problem(push(relying), 429, "push_rate_limited")
-    assert body["fields"]["rule"] == "push_cooldown" and body["fields"]["retry_after"] == 120
+    assert (body["fields"]["rule"], body["fields"]["retry_after"]) == ("push_cooldown", 120)
     time_machine.shift(121)
     assert push(relying).status_code == 201
 

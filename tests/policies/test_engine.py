@@ -77,7 +77,7 @@ def test_evaluate__user_network_matrix(allow, deny, ip, verdict, reason):
     if verdict == "fail":
         assert (decision.outcome, decision.rule, decision.reason) == (Outcome.DENY, "user_network", reason)
     else:
-        assert decision.outcome == Outcome.ALLOW and decision.rule == ""
+        assert (decision.outcome, decision.rule) == (Outcome.ALLOW, "")
 
 
 @pytest.mark.parametrize(
@@ -319,7 +319,7 @@ def test_evaluate__access_phase_checks_only_the_locks():
 
 def test_evaluate__rules_off_by_default():
     decision = evaluate(rules=PolicyRules(), connection=Connection(), subscriber=None, phase=Phase.PUSH, now=NOW)
-    assert decision.outcome == Outcome.ALLOW and decision.reason == "policy_passed"
+    assert (decision.outcome, decision.reason) == (Outcome.ALLOW, "policy_passed")
     assert all(v.verdict == Verdict.SKIP for v in decision.verdicts)
 
 

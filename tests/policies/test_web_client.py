@@ -7,13 +7,13 @@ import pytest
 from audit.models import AuditEvent
 from devices.models import Device
 from policies.models import Policy
-from tests.approver.conftest import _webauthn_settings, activation_code, browser, enrolled  # noqa: F401 (fixtures)
+from tests.approver.conftest import _webauthn_settings, activation_code, browser, enrolled  # noqa: F401
 from tests.policies.certs import escaped
 
 pytestmark = pytest.mark.django_db
 
 
-def test_approver_api__client_certificate_bound_to_the_subscriber(enrolled, tenant, client_ca, settings):
+def test_approver_api__client_certificate_bound_to_the_subscriber(enrolled, tenant, client_ca, settings):  # noqa: F811 (fixture imported above)
     device_id = enrolled.call("GET", "me").json()["device_id"]
     Policy.objects.create(
         tenant=tenant,
@@ -24,7 +24,7 @@ def test_approver_api__client_certificate_bound_to_the_subscriber(enrolled, tena
     )
     settings.MFA_TRUSTED_PROXIES = ["127.0.0.1/32"]
     refused = enrolled.call("GET", "me")
-    assert refused.status_code == 403 and refused.json()["code"] == "policy_denied"
+    assert (refused.status_code, refused.json()["code"]) == (403, "policy_denied")
     assert refused.json()["fields"] == {"rule": "client_certificate", "reason": "certificate_missing"}
 
     alice, _ = client_ca.issue("alice")
