@@ -205,3 +205,21 @@ async def test_session_code__delivered_over_websocket(relying, phone):
         assert verified.json()["status"] == "approved"
     finally:
         await ws.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_session_code__sleeping_device_gets_codeless_wake_up_push(relying, subscriber, push_outbox):
+    from tests.conftest import make_device
+    from tests.helpers import wait_until
+
+    sleeper = make_device(subscriber, name="Pocket phone", fcm_token="fcm-token-1")
+    txid = start_push(relying)
+    wait_until(lambda: push_outbox)
+    push_outbox.clear()
+    response = fallback(relying, txid, "session_code")
+    assert response.status_code == 200, response.json()
+    (wake_up,) = wait_until(lambda: list(push_outbox))
+    assert wake_up.device_id == sleeper.device_id
+    assert wake_up.data == {"approval_id": txid, "kind": "session_code"}
+    (delivered,) = session_codes(sleeper)
+    assert delivered["code"] not in str(wake_up)
