@@ -103,7 +103,7 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], *, statu
         "frame-ancestors 'none'; base-uri 'none'"
     )
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"  # no-referrer would make form posts send Origin: null
     return response
 
 
