@@ -15,6 +15,7 @@ from approvals.selectors import approval_request_get_for_application
 from approvals.services import LoginContext
 from devices.api.views import DeviceApi
 from fallbacks import selectors, services
+from fallbacks.api.authentication import DeviceTokenOrCookieAuthentication
 from fallbacks.api.serializers import (
     CodeStartInputSerializer,
     FallbackInputSerializer,
@@ -157,9 +158,19 @@ class PasscodeSecretApi(DeviceApi):
 
 
 class SessionCodesApi(DeviceApi):
+    # Phones and the reference client send their token; the approver web client its session cookie.
+    authentication_classes = [DeviceTokenOrCookieAuthentication]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if response.status_code == 401:  # never a Basic challenge: browsers would pop up a password dialog
+            response["WWW-Authenticate"] = 'Device realm="mfa"'
+        return response
+
     @extend_schema(
         summary="Session codes for this user's pending logins",
-        description='Also pushed live over the WebSocket as `{"type": "session.code", ...}`.',
+        description='Also pushed live over the WebSocket as `{"type": "session.code", ...}`. '
+        "Authenticated by the device token, or by the approver web client's session cookie.",
         responses=SessionCodeOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:

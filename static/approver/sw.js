@@ -6,6 +6,7 @@ const SHELL = [
   "/static/approver/css/app.css",
   "/static/approver/js/main.js",
   "/static/approver/js/api.js",
+  "/static/approver/js/codes.js",
   "/static/approver/js/live.js",
   "/static/approver/js/messages.js",
   "/static/approver/js/push.js",
@@ -36,19 +37,26 @@ self.addEventListener("fetch", (event) => {
 
 self.addEventListener("push", (event) => {
   let approvalId = "";
+  let kind = "";
   try {
-    approvalId = String((event.data && event.data.json().approval_id) || "");
+    const payload = (event.data && event.data.json()) || {};
+    approvalId = String(payload.approval_id || "");
+    kind = String(payload.kind || "");
   } catch (err) {
     approvalId = "";
   }
   if (!/^[0-9a-f-]{36}$/.test(approvalId)) return;
+  // A session code (fallbacks app) never travels in the push: the page fetches it over the device session.
+  const isCode = kind === "session_code";
   event.waitUntil(
-    self.registration.showNotification("Sign-in request", {
-      body: "Someone is signing in with your account. Tap to review.",
+    self.registration.showNotification(isCode ? "Sign-in code" : "Sign-in request", {
+      body: isCode
+        ? "A code was sent for your sign-in. Tap to see it."
+        : "Someone is signing in with your account. Tap to review.",
       tag: `approval-${approvalId}`,
       requireInteraction: true,
       icon: "/static/approver/icons/icon-192.png",
-      data: { url: `/approver/#approval=${approvalId}` },
+      data: { url: isCode ? "/approver/" : `/approver/#approval=${approvalId}` },
     }),
   );
 });

@@ -1,6 +1,7 @@
 // The approver web app: activation, live sign-in requests, approve with WebAuthn, device management.
 import { api, ApiError } from "./api.js";
 import { connectLive } from "./live.js";
+import { addCode, dropCode, refreshCodes } from "./codes.js";
 import { messageFor } from "./messages.js";
 import { enableNotifications, pushSupport, registerServiceWorker } from "./push.js";
 import { createCredential, getAssertion, webauthnAvailable } from "./webauthn.js";
@@ -168,7 +169,11 @@ function onLiveMessage(message) {
     refreshPending();
     if (onHome) openApproval(message.approval_id);
     else setStatus("A new sign-in request arrived.");
+  } else if (message.type === "session.code") {
+    addCode(message);
+    setStatus(`A sign-in code for ${message.application} arrived.`);
   } else if (message.type === "approval.updated") {
+    dropCode(message.approval_id);
     if (state.current && state.current.approval_id === message.approval_id) {
       showFinal(message.status);
     }
@@ -211,6 +216,7 @@ async function onActivate(event) {
 // --- requests ---------------------------------------------------------------------------------
 
 async function refreshPending() {
+  refreshCodes();
   try {
     const pending = await api("approvals");
     const list = $("pending-list");
