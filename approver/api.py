@@ -40,7 +40,9 @@ from tenants.branding import brand_for
 
 
 class ApproverApi(APIView):
-    """Base of the approver API views."""
+    """Base of the approver API views: private to the page, so kept out of the public OpenAPI schema."""
+
+    schema = None
 
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
@@ -178,4 +180,3 @@ class PushSubscriptionApi(DeviceSessionApi):
     def delete(self, request: Request) -> Response:
         device = device_services.device_set_webpush_subscription(device=self.device, subscription={})
         return Response(DeviceSerializer(device).data)
-

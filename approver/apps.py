@@ -6,3 +6,6 @@ class ApproverConfig(AppConfig):
 
     name = "approver"
     verbose_name = "Approver web app"
+
+    def ready(self) -> None:
+        from approver import checks  # noqa: F401  (registers system checks)
