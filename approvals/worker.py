@@ -14,6 +14,7 @@ from approvals.models import UsedProof
 from approvals.services import approval_requests_expire_due
 from approvals.webhooks import webhook_retry_due
 from audit.services import audit_seal
+from fallbacks.services import fallbacks_housekeeping
 from pki.services import crl_refresh_due
 
 logger = logging.getLogger(__name__)
@@ -28,12 +29,14 @@ def run_once() -> dict[str, int]:
     pruned, _ = UsedProof.objects.filter(created_at__lt=horizon).delete()
     sealed = audit_seal()
     crls = crl_refresh_due()  # re-sign CRLs before their nextUpdate
+    codes = fallbacks_housekeeping()  # wipe dead session-code copies, forget old TOTP steps
     return {
         "expired": expired,
         "webhooks": webhooks,
         "proofs_pruned": pruned,
         "audit_sealed": sealed,
         "crls_published": crls,
+        "fallback_codes_cleaned": codes,
     }
 
 

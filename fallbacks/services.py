@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -706,3 +706,24 @@ def phone_number_set(*, subscriber: Subscriber, number: str, actor: str) -> Phon
 def subscriber_unlock(*, subscriber: Subscriber, actor: str) -> bool:
     """Admin unlock after a lockout (see ``fallbacks.lockout``)."""
     return lockout.subscriber_unlock(subscriber=subscriber, actor=actor)
+
+
+# --- housekeeping (the worker) ----------------------------------------------------------------------
+
+
+def fallbacks_housekeeping(*, now: datetime | None = None) -> int:
+    """Wipe session-code copies that can no longer be used, and forget TOTP steps outside any window.
+
+    A code's encrypted copy goes as soon as the code expires or its transaction is decided (by any
+    factor); a used TOTP step older than the tolerance window can never match again. Returns the
+    number of rows cleaned.
+    """
+    now = now or timezone.now()
+    wiped = (
+        OneTimeCode.objects.exclude(code_encrypted="")
+        .filter(models.Q(expires_at__lte=now) | ~models.Q(approval__status=Status.PENDING))
+        .update(code_encrypted="")
+    )
+    oldest_step = int(now.timestamp()) // codes.TOTP_INTERVAL - settings.MFA_TOTP_TOLERANCE_STEPS - 1
+    pruned, _ = UsedTotpStep.objects.filter(step__lt=oldest_step).delete()
+    return wiped + pruned

@@ -17,6 +17,7 @@ from tests.fallbacks.helpers import (
     audit_kinds,
     db_text,
     fallback,
+    passcode,
     session_codes,
     snapshot,
     start_push,
@@ -223,3 +224,22 @@ def test_session_code__sleeping_device_gets_codeless_wake_up_push(relying, subsc
     assert wake_up.data == {"approval_id": txid, "kind": "session_code"}
     (delivered,) = session_codes(sleeper)
     assert delivered["code"] not in str(wake_up)
+
+
+def test_housekeeping__worker_wipes_dead_copies_and_old_steps(relying, phone, passcode_phone):
+    from approvals.worker import run_once
+
+    txid = start_push(relying)
+    fallback(relying, txid, "session_code")
+    live = relying.auth("alice", display_text="another login").json()["txid"]
+    assert live != txid
+    fallback(relying, live, "session_code")
+    relying.request("POST", f"/api/v1/auth/{txid}/cancel")
+    assert passcode(relying, passcode_phone.totp().now()).json()["status"] == "approved"
+    assert run_once()["fallback_codes_cleaned"] == 1  # the cancelled transaction's code copy
+    assert OneTimeCode.objects.get(approval_id=txid).code_encrypted == ""
+    assert OneTimeCode.objects.get(approval_id=live).code_encrypted != ""
+    with time_machine.travel(time.time() + 121, tick=False):
+        cleaned = run_once()["fallback_codes_cleaned"]
+    assert cleaned == 2  # the expired live code's copy, and the TOTP step now outside every window
+    assert not OneTimeCode.objects.exclude(code_encrypted="").exists()
