@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from devices.models import Device
+from policies.models import Policy
 
 SUBSCRIPTION = {
     "endpoint": "https://push.example.net/send/abc",
@@ -97,3 +99,15 @@ def test_device_api__no_session__401_everywhere(browser):
         response = browser.call(method, path, {"name": "x"} if method == "PATCH" else None)
         assert response.status_code == 401, (method, path)
         assert response.json()["code"] == "not_authenticated"
+
+
+def test_device_session__tenant_policy_requires_client_certificate__refused(enrolled, tenant, relying):
+    login = relying.auth("alice").json()
+    Policy.objects.create(tenant=tenant, client_cert_required=True)
+    response = enrolled.call("GET", "approvals")
+    assert response.status_code == 403
+    assert response.json()["code"] == "policy_denied"
+    response = enrolled.decide(login["txid"], "deny", with_assertion=False)
+    assert response.status_code == 403
+    assert response.json()["code"] == "policy_denied"
+    assert ApprovalRequest.objects.get(pk=login["txid"]).status == "pending"
