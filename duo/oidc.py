@@ -28,6 +28,11 @@ ID_TOKEN_LIFETIME_SECONDS = 300
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
+# our factor / reason -> the names of a Duo authentication-log record
+_FACTOR = {"push": "duo_push", "sms": "sms_passcode", "passcode": "passcode", "bypass_code": "bypass_code"}
+_REASON = {"bypass": "bypass_user", "default": "user_approved"}
+
+
 @dataclass(frozen=True)
 class AuthorizeRequest:
     """A validated ``/oauth/v1/authorize`` request."""
@@ -183,8 +188,10 @@ def id_token_issue(
             "isotimestamp": decided.isoformat(),
             "event_type": "authentication",
             "result": "success",
-            "reason": "bypass_user" if approval.status_reason == "bypass" else "user_approved",
-            "factor": "duo_push" if approval.factor == ApprovalRequest.Factor.PUSH else approval.factor,
+            "reason": _REASON.get(
+                approval.status_reason, _REASON["default"] if approval.factor == "push" else "valid_passcode"
+            ),
+            "factor": _FACTOR.get(approval.factor, approval.factor),
             "user": {"name": username, "key": str(approval.subscriber_id), "groups": []},
             "application": {"name": application.name, "key": application.integration_key},
             "access_device": {"ip": approval.ip, "hostname": approval.hostname or None, "browser": None},

@@ -18,6 +18,7 @@ from approvals import selectors as approval_selectors
 from approvals.models import ApprovalRequest
 from approvals.services import LoginContext, approval_request_create
 from audit.services import audit_record
+from duo import services as duo_services
 from duo.exceptions import OidcInvalidGrantError
 from duo.models import PromptSession
 from duo.oidc import AuthorizeRequest
@@ -91,21 +92,85 @@ def prompt_push_start(
     Raises approvals' ``SubscriberUnknownError`` / ``SubscriberDeniedError``.
     """
     current = prompt_approval_current(session=session)
-    if current is not None and current.status in (Status.PENDING, Status.APPROVED):
+    if current is not None and (
+        current.status == Status.APPROVED or (current.is_pending and current.factor == ApprovalRequest.Factor.PUSH)
+    ):
         return current
     approval = approval_request_create(
         application=session.application,
         username=session.username,
-        context=LoginContext(
-            ip=ip,
-            user_agent=user_agent[:512],
-            display_text=f"Sign in to {session.application.name}",
-            login_type="Universal Prompt",
-        ),
+        context=_context(session, ip, user_agent),
         request_facts=facts,
     )
-    PromptSession.objects.filter(pk=session.pk).update(approval=approval)
-    session.approval = approval
+    _attach(session, approval)
+    return approval
+
+
+@dataclass(frozen=True)
+class PromptOptions:
+    """What the page offers: ``result`` as in preauth (auth / allow / deny / enroll) and the usable factors."""
+
+    result: str
+    push: bool
+    passcode: bool
+    sms: bool
+
+
+def prompt_options(*, session: PromptSession, facts: RequestFacts) -> PromptOptions:
+    """The factors the policy allows and this user holds (the same answer ``/preauth`` gives)."""
+    found = approval_selectors.preauth(application=session.application, username=session.username, facts=facts)
+    factors = set(found.factors)
+    return PromptOptions(
+        result=found.result,
+        push="push" in factors or found.result == "allow",
+        passcode=bool(factors & {"passcode", "bypass_code"}),
+        sms="sms" in factors,
+    )
+
+
+def _context(session: PromptSession, ip: str | None, user_agent: str) -> LoginContext:
+    return LoginContext(
+        ip=ip,
+        user_agent=user_agent[:512],
+        display_text=f"Sign in to {session.application.name}",
+        login_type="Universal Prompt",
+    )
+
+
+def _attach(session: PromptSession, approval: ApprovalRequest | None) -> None:
+    if approval is not None:
+        PromptSession.objects.filter(pk=session.pk).update(approval=approval)
+        session.approval = approval
+
+
+def prompt_passcode_verify(*, session: PromptSession, passcode: str, ip: str | None, user_agent: str) -> bool:
+    """Check a passcode typed on the page (device TOTP, bypass code, or the SMS code just sent).
+
+    True when accepted (the page then redirects with a code); a wrong passcode is counted by fallbacks.
+    Raises fallbacks' / approvals' errors (not allowed, back-off, locked).
+    """
+    approval = duo_services.duo_passcode_verify(
+        application=session.application,
+        username=session.username,
+        passcode=passcode,
+        context=_context(session, ip, user_agent),
+        request_digest=None,
+    )
+    if approval is not None and approval.status == Status.APPROVED:
+        _attach(session, approval)
+        return True
+    return False
+
+
+def prompt_sms_send(*, session: PromptSession, ip: str | None, user_agent: str) -> ApprovalRequest:
+    """Text this user a code for the login (fallbacks' SMS limits apply); it is typed into the passcode form."""
+    approval = duo_services.duo_sms_start(
+        application=session.application,
+        username=session.username,
+        context=_context(session, ip, user_agent),
+        request_digest=None,
+    )
+    _attach(session, approval)
     return approval
 
 

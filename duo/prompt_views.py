@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from approvals.models import ApprovalRequest
 from duo import oidc, prompt
 from duo.exceptions import OidcInvalidRequestError, OidcUnsupportedGrantTypeError
+from duo.models import PromptSession
 from duo.responses import health_check_exception_handler, oauth_exception_handler
 from mfa_server.crypto import random_token
 from mfa_server.errors import DomainError
@@ -149,16 +150,70 @@ def prompt_page(request: HttpRequest, session_id: UUID) -> HttpResponse:
         if redirect_url:
             return HttpResponseRedirect(redirect_url)
         return _error_page(request, "This login is already complete.", status=409, tenant=session.application.tenant)
+    return _prompt(request, session, approval)
+
+
+def _prompt(
+    request: HttpRequest, session: PromptSession, approval: ApprovalRequest | None, *, error: str = ""
+) -> HttpResponse:
+    ip = client_ip(request)
+    options = prompt.prompt_options(session=session, facts=request_facts(request, end_user_ip=ip))
+    is_sms = approval is not None and approval.factor == ApprovalRequest.Factor.SMS
+    pending = approval is not None and approval.is_pending
     context = {
         "tenant": session.application.tenant,
         "session": session,
         "application": session.application,
         "approval": approval,
-        "pending": approval is not None and approval.is_pending,
-        "failed": approval is not None and not approval.is_pending,
+        "options": options,
+        "push_pending": pending and not is_sms,
+        "sms_pending": pending and is_sms,
+        "failed": approval is not None and not approval.is_pending and approval.factor == ApprovalRequest.Factor.PUSH,
+        "error": error,
         "denied_url": prompt.prompt_denied_url(session=session),
     }
     return _page(request, "duo/prompt.html", context)
+
+
+def _session_or_error(request: HttpRequest, session_id: UUID) -> PromptSession | HttpResponse:
+    try:
+        return prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
+    except DomainError as exc:
+        return _error_page(request, exc.message, status=403)
+
+
+@require_POST
+def prompt_passcode(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """A passcode typed on the page: device passcode, bypass code, or the code just texted."""
+    session = _session_or_error(request, session_id)
+    if isinstance(session, HttpResponse):
+        return session
+    try:
+        accepted = prompt.prompt_passcode_verify(
+            session=session,
+            passcode=request.POST.get("passcode", "")[:64],
+            ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except DomainError as exc:
+        return _prompt(request, session, prompt.prompt_approval_current(session=session), error=exc.message)
+    if not accepted:
+        error = "Incorrect passcode. Please try again."
+        return _prompt(request, session, prompt.prompt_approval_current(session=session), error=error)
+    return HttpResponseRedirect(f"/oauth/v1/prompt/{session_id}", status=303)
+
+
+@require_POST
+def prompt_sms(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """Text a code for this login, then show the page with the passcode form."""
+    session = _session_or_error(request, session_id)
+    if isinstance(session, HttpResponse):
+        return session
+    try:
+        prompt.prompt_sms_send(session=session, ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""))
+    except DomainError as exc:
+        return _prompt(request, session, prompt.prompt_approval_current(session=session), error=exc.message)
+    return HttpResponseRedirect(f"/oauth/v1/prompt/{session_id}", status=303)
 
 
 @require_POST

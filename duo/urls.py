@@ -18,4 +18,6 @@ urlpatterns = [
     path("oauth/v1/authorize", prompt_views.authorize, name="duo-authorize"),
     path("oauth/v1/prompt/<uuid:session_id>", prompt_views.prompt_page, name="duo-prompt"),
     path("oauth/v1/prompt/<uuid:session_id>/push", prompt_views.prompt_push, name="duo-prompt-push"),
+    path("oauth/v1/prompt/<uuid:session_id>/passcode", prompt_views.prompt_passcode, name="duo-prompt-passcode"),
+    path("oauth/v1/prompt/<uuid:session_id>/sms", prompt_views.prompt_sms, name="duo-prompt-sms"),
 ]

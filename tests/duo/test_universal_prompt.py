@@ -54,17 +54,22 @@ class Browser:
         self.url = url
         return response
 
-    def send_push(self, page: requests.Response) -> requests.Response:
+    def submit(self, page: requests.Response, action: str, **fields: str) -> requests.Response:
+        """Submit the page's form whose action ends with ``/action``; follow our redirect (or return the page)."""
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+        path = re.search(rf'<form method="post" action="([^"]+/{action})"', page.text).group(1)
         posted = self.http.post(
-            self.server.url + action,
-            data={"csrfmiddlewaretoken": token},
+            self.server.url + path,
+            data={"csrfmiddlewaretoken": token, **fields},
             headers={"Referer": self.url},
             allow_redirects=False,
         )
-        assert posted.status_code == 303, posted.text[:500]
+        if posted.status_code != 303:
+            return posted
         return self.open(self.server.url + posted.headers["Location"])
+
+    def send_push(self, page: requests.Response) -> requests.Response:
+        return self.submit(page, "push")
 
 
 def _login_until_push(universal, duo_server, username: str = "alice") -> tuple[Browser, requests.Response, str]:
@@ -229,3 +234,47 @@ def test_token__multipart_body_like_php_sdk__accepted_and_assertion_single_use(
     again = http.post(f"{duo_server.url}/oauth/v1/token", data=fields)  # form body, same assertion and code
     assert again.status_code == 401
     assert again.json()["error"] == "invalid_client"
+
+
+def test_prompt__device_passcode__code_issued_and_factor_in_id_token(universal, duo_server, alice_phone):
+    state = universal.generate_state()
+    browser = Browser(duo_server)
+    page = browser.open(universal.create_auth_url("alice", state))
+    assert 'id="passcode"' in page.text
+    wrong = browser.submit(page, "passcode", passcode="000000")
+    assert wrong.status_code == 200
+    assert "Incorrect passcode" in wrong.text
+    done = browser.submit(wrong, "passcode", passcode=alice_phone.passcode()["passcode"])
+    assert done.status_code == 302
+    code = parse_qs(urlsplit(done.headers["Location"]).query)["duo_code"][0]
+    token = universal.exchange_authorization_code_for_2fa_result(code, "alice")
+    assert (token["auth_context"]["factor"], token["auth_context"]["reason"]) == ("passcode", "valid_passcode")
+
+
+def test_prompt__sms_code__code_issued(universal, duo_server, alice_phone, tenant, settings):
+    from fallbacks.services import phone_number_set
+    from fallbacks.sms import locmem
+    from tenants.models import Subscriber
+
+    settings.MFA_SMS = {"BACKEND": "fallbacks.sms.locmem.LocmemSmsBackend", "OPTIONS": {}}
+    locmem.outbox.clear()
+    subscriber = Subscriber.objects.get(tenant=tenant, username="alice")
+    phone_number_set(subscriber=subscriber, number="+14155550100", actor="test")
+    browser = Browser(duo_server)
+    page = browser.open(universal.create_auth_url("alice", universal.generate_state()))
+    texted = browser.submit(page, "sms")
+    assert 'id="sms-sent"' in texted.text
+    sms_code = re.search(r"\d{6,8}", locmem.outbox[0].body).group(0)
+    done = browser.submit(texted, "passcode", passcode=sms_code)
+    assert done.status_code == 302
+    code = parse_qs(urlsplit(done.headers["Location"]).query)["duo_code"][0]
+    token = universal.exchange_authorization_code_for_2fa_result(code, "alice")
+    assert token["auth_context"]["factor"] == "sms_passcode"
+
+
+def test_prompt__unknown_user__told_to_enroll_and_no_push(universal, duo_server):
+    browser = Browser(duo_server)
+    page = browser.open(universal.create_auth_url("nobody", universal.generate_state()))
+    assert 'id="enroll"' in page.text
+    assert 'id="send-push"' not in page.text
+    assert ApprovalRequest.objects.count() == 0
