@@ -98,9 +98,9 @@ class LiveServer:
         """The relying service's address (plain loopback; signatures cover the host it uses)."""
         return f"http://127.0.0.1:{self.port}"
 
-    def seed(self, name: str) -> dict[str, str]:
+    def seed(self, name: str, **options: Any) -> dict[str, str]:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.seed", name],
+            [sys.executable, "-m", "tests.e2e.seed", name, *(f"{k}={v}" for k, v in options.items())],
             env=self.env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
@@ -173,6 +173,10 @@ class Phone:
     page: Any
     cdp: Any
     authenticator_id: str
+    console: list[str]
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.console if "Content Security Policy" in line or "Refused to" in line]
 
     def set_user_verified(self, verified: bool) -> None:
         self.cdp.send(
@@ -207,7 +211,7 @@ def phone(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Phone]:
             }
         },
     )["authenticatorId"]
-    yield Phone(page=page, cdp=cdp, authenticator_id=authenticator_id)
+    yield Phone(page=page, cdp=cdp, authenticator_id=authenticator_id, console=console)
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         OUTPUT.mkdir(exist_ok=True)

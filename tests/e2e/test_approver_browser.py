@@ -11,23 +11,27 @@ from typing import Any
 import pytest
 
 from approvals.relying_client import RelyingClient
+from tests.e2e.a11y import accessibility_problems
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e
 
 
-def enrol(approver_server: Any, phone: Any, name: str) -> tuple[dict[str, str], RelyingClient]:
+def enrol(approver_server: Any, phone: Any, name: str, **seed: Any) -> tuple[dict[str, str], RelyingClient]:
     """Open the activation link, register the platform credential, end on the live home view."""
-    seeded = approver_server.seed(name)
+    seeded = approver_server.seed(name, **seed)
     page = phone.page
     page.goto(f"{approver_server.url}/approver/#activate={seeded['code']}")
     page.wait_for_selector("#view-activate:not([hidden])")
     assert page.input_value("#activation-code") == seeded["code"]
+    assert accessibility_problems(page) == []
     page.fill("#device-name", f"{name} phone")
     page.click("#activate-button")
     page.wait_for_selector("body[data-view=home]")
     page.wait_for_selector("body[data-live=live]")  # the device WebSocket, authenticated by the session cookie
     assert len(phone.credentials()) == 1
+    assert page.evaluate("document.activeElement.id") == "home-title"  # focus follows the view for screen readers
+    assert accessibility_problems(page) == []
     return seeded, RelyingClient(approver_server.api_url, seeded["ikey"], seeded["skey"], timeout=20)
 
 
@@ -39,6 +43,8 @@ def wait_for_request(page: Any, txid: str) -> None:
     """The request arrives live over the WebSocket and opens by itself."""
     page.wait_for_selector("body[data-view=approval]")
     page.wait_for_function("id => document.getElementById('a-application').textContent === 'Webmail'", arg=txid)
+    assert page.evaluate("document.activeElement.id") == "match-number"
+    assert accessibility_problems(page) == []
 
 
 def sign_count(approver_server: Any, tenant: str) -> int:
@@ -83,6 +89,7 @@ def test_browser__enrol_then_approve_with_fingerprint__relying_service_allowed(a
     again = api_from_page(page, f"approvals/{created['txid']}/decision", {"decision": "deny"})
     assert again["status"] == 409
     assert again["body"]["code"] == "approval_already_decided"
+    assert phone.csp_violations() == []
 
 
 def test_browser__fingerprint_not_verified__approval_refused(approver_server, phone):
@@ -195,3 +202,39 @@ def test_browser__push_reaches_service_worker__notification_opens_the_request(ap
             "body": "Someone is signing in with your account. Tap to review.",
         }
     ]
+
+
+def test_browser__approval_expires__clear_message_and_refused(approver_server, phone):
+    _, relying = enrol(approver_server, phone, "expiry", timeout=3)
+    page = phone.page
+    created = login(relying)
+    wait_for_request(page, created["txid"])
+    page.wait_for_selector("#approval-result[data-status=timeout]", timeout=10_000)
+    assert "expired" in page.text_content("#approval-result")
+    assert page.is_hidden("#approve-button")
+    late = api_from_page(page, f"approvals/{created['txid']}/decision", {"decision": "deny"})
+    assert late["status"] == 409
+    assert late["body"]["code"] == "approval_expired"
+    assert relying.status(created["txid"])["result"] == "deny"
+
+
+def test_browser__rebranded_in_admin__page_and_manifest_follow_without_rebuild(approver_server, phone):
+    page = phone.page
+    approver_server.seed("brand", brand_name="Acme Secure", brand_primary_color="#7c2d12", app_name="Acme Sign-in")
+    page.goto(f"{approver_server.url}/approver/?tenant=brand")
+    page.wait_for_selector("#view-activate:not([hidden])")
+    assert page.text_content("#brand-name") == "Acme Secure"
+    header = page.evaluate("getComputedStyle(document.querySelector('.app-header')).backgroundColor")
+    assert header == "rgb(124, 45, 18)"
+    manifest = page.evaluate("fetch(document.getElementById('manifest-link').href).then(r => r.json())")
+    assert (manifest["name"], manifest["theme_color"], manifest["scope"]) == ("Acme Sign-in", "#7c2d12", "/approver/")
+    assert accessibility_problems(page) == []
+
+    # The operator changes the colour (as in Django admin): a reload shows it, nothing is rebuilt.
+    approver_server.seed("brand", brand_primary_color="#fde047")
+    page.reload()
+    page.wait_for_selector("#view-activate:not([hidden])")
+    header = page.evaluate("getComputedStyle(document.querySelector('.app-header')).backgroundColor")
+    assert header == "rgb(253, 224, 71)"
+    assert accessibility_problems(page) == []  # text on the light colour switched to dark for contrast
+    assert phone.csp_violations() == []
