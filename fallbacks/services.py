@@ -21,6 +21,7 @@ from django.utils import timezone
 from approvals.exceptions import (
     ApprovalAlreadyDecidedError,
     ApprovalExpiredError,
+    SubscriberDeniedError,
     SubscriberUnknownError,
 )
 from approvals.models import Application, ApprovalRequest
@@ -89,6 +90,13 @@ def _require_pending(approval: ApprovalRequest, now: datetime) -> None:
         raise ApprovalExpiredError()
     if not approval.is_pending:
         raise ApprovalAlreadyDecidedError(status=approval.status)
+
+
+def _require_subscriber_may_log_in(approval: ApprovalRequest) -> None:
+    """No new code (and no SMS bill) for a subscriber who was locked or disabled after the push started."""
+    status = Subscriber.objects.filter(pk=approval.subscriber_id).values_list("status", flat=True).first()
+    if status in (Subscriber.Status.LOCKED, Subscriber.Status.DISABLED):
+        raise SubscriberDeniedError(reason=status)
 
 
 def _approval_open(
@@ -381,6 +389,7 @@ def session_code_send(
     factor_require_allowed(application=application, factor=Factor.SESSION_CODE)
     now = timezone.now()
     _require_pending(approval, now)
+    _require_subscriber_may_log_in(approval)
     if not Device.objects.filter(subscriber_id=approval.subscriber_id, status=Device.Status.ACTIVE).exists():
         raise FactorUnavailableError(factor=Factor.SESSION_CODE)
     with transaction.atomic():
@@ -408,6 +417,7 @@ def sms_send(*, application: Application, approval: ApprovalRequest, client_ip: 
     factor_require_allowed(application=application, factor=Factor.SMS)
     now = timezone.now()
     _require_pending(approval, now)
+    _require_subscriber_may_log_in(approval)
     subscriber = approval.subscriber
     phone = PhoneNumber.objects.filter(subscriber=subscriber).first()
     if phone is None:

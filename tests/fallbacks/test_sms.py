@@ -253,3 +253,14 @@ def test_phone_number_set__normalised_and_audited(subscriber):
     phone_number_set(subscriber=subscriber, number="+49 1512 3456789", actor="admin:root")
     assert PhoneNumber.objects.get().region == "DE"
     assert audit_kinds(subscriber_id=subscriber.pk) == ["phone_number.set", "phone_number.changed"]
+
+
+def test_sms__subscriber_locked_after_push_started__403_nothing_sent(relying, phone, alice_phone_number, sms_outbox):
+    txid = start_push(relying)
+    Subscriber.objects.filter(username="alice").update(status="locked")
+    before = snapshot()
+    response = fallback(relying, txid, "sms")
+    assert response.status_code == 403
+    assert response.json()["code"] == "subscriber_denied"
+    assert snapshot() == before
+    assert sms_outbox == []
