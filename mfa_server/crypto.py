@@ -5,13 +5,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
 
+@lru_cache(maxsize=4)
+def _fernet_for(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in keys])
+
+
 def _fernet() -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in settings.MFA_SECRET_ENCRYPTION_KEYS])
+    return _fernet_for(tuple(settings.MFA_SECRET_ENCRYPTION_KEYS))
+
+
+@lru_cache(maxsize=1024)
+def _decrypt(token: str, keys: tuple[str, ...]) -> str:
+    """Every signed relying request needs its application's secret: decrypt each ciphertext once."""
+    return _fernet_for(keys).decrypt(token.encode()).decode()
 
 
 def encrypt_secret(plaintext: str) -> str:
@@ -22,7 +34,7 @@ def encrypt_secret(plaintext: str) -> str:
 def decrypt_secret(token: str) -> str:
     """Decrypt with any configured key; raises ``ValueError`` when no key fits."""
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        return _decrypt(token, tuple(settings.MFA_SECRET_ENCRYPTION_KEYS))
     except InvalidToken as exc:
         raise ValueError("secret cannot be decrypted with the configured keys") from exc
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 
 from approvals.models import Application, ApprovalRequest
 from devices.models import Device
@@ -121,14 +121,24 @@ def _build(policy: Policy | None, *, source: str, tenant_id: int, timeout: int) 
 
 
 def effective_policy(*, application: Application) -> EffectivePolicy:
-    """The policy in force for ``application`` (its override, else the tenant default, else built-in)."""
-    policy = Policy.objects.filter(application=application).first()
-    source = "application"
-    if policy is None:
-        policy = Policy.objects.filter(tenant_id=application.tenant_id, application__isnull=True).first()
-        source = "tenant"
+    """The policy in force for ``application`` (its override, else the tenant default, else built-in).
+
+    One query. Kept in ``application.request_cache`` when the relying API's authentication gave the
+    instance one, so the permission, the policy check and the transaction of one request share it.
+    """
+    cache = getattr(application, "request_cache", None)
+    if cache is not None and "effective_policy" in cache:
+        return cache["effective_policy"]
+    rows = Policy.objects.filter(
+        Q(application=application) | Q(tenant_id=application.tenant_id, application__isnull=True)
+    ).order_by(F("application_id").asc(nulls_last=True))[:1]
+    policy = next(iter(rows), None)
+    source = "application" if policy is not None and policy.application_id else "tenant"
     timeout = application.approval_timeout_seconds or settings.MFA_APPROVAL_TIMEOUT_SECONDS
-    return _build(policy, source=source, tenant_id=application.tenant_id, timeout=timeout)
+    result = _build(policy, source=source, tenant_id=application.tenant_id, timeout=timeout)
+    if cache is not None:
+        cache["effective_policy"] = result
+    return result
 
 
 def tenant_policy(*, tenant: Tenant | int) -> EffectivePolicy:

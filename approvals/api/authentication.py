@@ -60,6 +60,7 @@ class SignedRequestAuthentication(BaseAuthentication):
             for host in sorted(hosts)
         ):
             raise SignatureInvalidError()
+        application.request_cache = {}  # a per-request memo (the effective policy), see policies.selectors
         return application, hashlib.sha256(f"{ikey}:{signature}".encode()).hexdigest()
 
     @staticmethod
