@@ -5,6 +5,7 @@ SQLite + in-memory layers and on PostgreSQL + Redis.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("MFA_SECRET_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTAxMjM0NTY=")
@@ -16,3 +17,10 @@ from mfa_server.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MFA_PUSH_BACKENDS = ["devices.delivery.locmem.LocmemPushBackend"]
 MFA_WORKER_INTERVAL_SECONDS = 0.2
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A throwaway file in WAL mode, like `make run`, not the shared-cache in-memory database: there a
+    # background thread's write (push, webhook, audit) that meets another connection's write fails at
+    # once with "database table is locked" (no busy timeout), which made push/webhook tests flaky.
+    _test_db = os.path.join(tempfile.gettempdir(), f"mfa-test-{os.getpid()}.sqlite3")
+    DATABASES["default"]["TEST"] = {"NAME": _test_db}  # noqa: F405

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -70,6 +70,31 @@ def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes]
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
+# How long a background task needs to record what just happened (a few milliseconds, plus slack for a busy CI box).
+SETTLE_SECONDS = 0.3
+
+
+def eventually(predicate: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.05) -> Any:
+    """Poll ``predicate`` until it returns something truthy, like ``tests.helpers.wait_until``.
+
+    The SQLite test database is in memory with a shared cache, where a read that meets a background
+    thread's uncommitted write fails at once with "database table is locked" (the busy timeout does
+    not apply). Such a read counts as "not yet"; on PostgreSQL it never happens.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+        except OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            result = None
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
 def live_database_url() -> str:
     """A DATABASE_URL for subprocesses that reaches the database this test uses (PostgreSQL only)."""
     s = connection.settings_dict
@@ -111,12 +136,21 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, timeout: float = 20.0) -> ServerProcess:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(  # noqa: S603
-            [PYTHON, *self.args], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
+    def spawn(self) -> ServerProcess:
+        """Start the process (its own session, so teardown can kill the whole group)."""
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(  # noqa: S603
+                [PYTHON, *self.args],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_ready(self, *, timeout: float = 30.0) -> ServerProcess:
+        """Wait until the port answers; on failure stop the process and show its log."""
         try:
             wait_for_port(self.port, timeout=timeout, process=self.process)
         except Exception as exc:
@@ -141,19 +175,23 @@ class ServerProcess:
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """``start_server(kind, env)`` starts daphne (``"daphne"``) or ``manage.py serve`` (``"serve"``) on a free port."""
+def start_servers(tmp_path: Path) -> Iterator[Callable[..., list[ServerProcess]]]:
+    """``start_servers(kind, env, count=1)``: daphne (``"daphne"``) or ``manage.py serve`` (``"serve"``)
+    processes on free ports, started in parallel, ready when returned, killed (process group) after the test."""
     started: list[ServerProcess] = []
 
-    def start(kind: str, env: dict[str, str]) -> ServerProcess:
-        port = free_port()
-        if kind == "daphne":
-            args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "mfa_server.asgi:application"]
-        else:
-            args = ["manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        server = ServerProcess(args, env, port, tmp_path / f"{kind}-{port}.log")
-        started.append(server)
-        return server.start()
+    def start(kind: str, env: dict[str, str], count: int = 1) -> list[ServerProcess]:
+        batch = []
+        for _ in range(count):
+            port = free_port()
+            if kind == "daphne":
+                args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "mfa_server.asgi:application"]
+            else:
+                args = ["manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
+            server = ServerProcess(args, env, port, tmp_path / f"{kind}-{port}.log")
+            started.append(server)
+            batch.append(server.spawn())
+        return [server.wait_ready() for server in batch]
 
     yield start
     for server in started:
@@ -170,6 +208,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     at: float
+    answered: threading.Event = field(default_factory=threading.Event)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -211,6 +250,8 @@ class HttpRecorder:
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+                self.wfile.flush()
+                request.answered.set()
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
@@ -219,6 +260,18 @@ class HttpRecorder:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
+
+    def wait_answered(self, count: int, *, timeout: float = 5.0, path_suffix: str = "") -> list[Recorded]:
+        """Wait until ``count`` requests (ending in ``path_suffix``) were answered, then let the
+        sender's bookkeeping settle: it writes to the database right after our answer."""
+        matching = eventually(
+            lambda: len(found := [r for r in self.requests if r.path.endswith(path_suffix)]) >= count and found,
+            timeout=timeout,
+        )
+        for request in matching:
+            assert request.answered.wait(timeout), f"{request.path} not answered within {timeout}s"
+        time.sleep(SETTLE_SECONDS)
+        return matching
 
     def stop(self) -> None:
         if self.server is not None:

@@ -10,7 +10,6 @@ from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from devices.models import Device
 from tests.conftest import make_device
-from tests.helpers import wait_until
 from tests.live.conftest import FCM_ACCESS_TOKEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -24,7 +23,8 @@ def test_fcm_push__transaction_created__fake_gets_device_token_and_id_only(fake_
     assert created.status_code == 201, created.json()
     txid = created.json()["txid"]
 
-    (message,) = wait_until(lambda: fake_fcm.sent_to(GOOD))
+    fake_fcm.recorder.wait_answered(1, path_suffix=":send")
+    (message,) = fake_fcm.sent_to(GOOD)
     assert message["data"] == {"approval_id": txid}
     assert "notification" not in message
     assert message["android"]["priority"] == "high"
@@ -41,14 +41,16 @@ def test_fcm_push__unregistered__token_dropped_audited_and_not_retried(fake_fcm,
     make_device(subscriber, "new phone", fcm_token=GOOD)
     txid = relying.auth("alice", display_text="first").json()["txid"]
 
-    wait_until(lambda: not Device.objects.get(pk=stale.device_id).fcm_token)
-    dropped = wait_until(lambda: AuditEvent.objects.filter(kind="device.push_token_dropped").first())
-    assert dropped.device_id == stale.device_id
+    fake_fcm.recorder.wait_answered(2, path_suffix=":send")
+    assert Device.objects.get(pk=stale.device_id).fcm_token == ""
+    (dropped,) = AuditEvent.objects.filter(kind="device.push_token_dropped")
+    assert (dropped.device_id, dropped.detail) == (stale.device_id, {"reason": "NOT_FOUND"})
     assert not AuditEvent.objects.filter(kind="push.failed").exists()
     assert ApprovalRequest.objects.get(pk=txid).status == "pending"
 
     relying.auth("alice", display_text="second")
-    wait_until(lambda: len(fake_fcm.sent_to(GOOD)) == 2)
+    fake_fcm.recorder.wait_answered(3, path_suffix=":send")
+    assert len(fake_fcm.sent_to(GOOD)) == 2
     assert len(fake_fcm.sent_to(GONE)) == 1
     assert AuditEvent.objects.filter(kind="device.push_token_dropped").count() == 1
 
@@ -64,7 +66,8 @@ def test_fcm_push__provider_outage__audited_and_login_still_approvable(fake_fcm,
     assert elapsed < 1.0, f"auth waited {elapsed:.2f}s for the push provider"
     txid, number = created.json()["txid"], created.json()["number"]
 
-    failed = wait_until(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).first(), timeout=8)
+    fake_fcm.recorder.wait_answered(1, path_suffix=":send")
+    (failed,) = AuditEvent.objects.filter(kind="push.failed", approval_id=txid)
     assert failed.device_id == phone.device_id
     assert failed.detail == {"backend": "FcmPushBackend", "error": "UNAVAILABLE"}
     assert Device.objects.get(pk=phone.device_id).fcm_token == DOWN  # an outage is not the token's fault
@@ -82,7 +85,8 @@ def test_fcm_push__device_updates_token__next_push_goes_to_new_token(fake_fcm, r
     assert AuditEvent.objects.filter(kind="device.push_token_updated", device_id=phone.device_id).count() == 1
 
     txid = relying.auth("alice").json()["txid"]
-    (message,) = wait_until(lambda: fake_fcm.sent_to(GOOD))
+    fake_fcm.recorder.wait_answered(1, path_suffix=":send")
+    (message,) = fake_fcm.sent_to(GOOD)
     assert message["data"] == {"approval_id": txid}
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from approvals.models import Application, ApprovalRequest, WebhookDelivery
 from approvals.webhooks import webhook_signature
 from approvals.worker import run_once
-from tests.helpers import wait_until
+from tests.live.conftest import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -42,7 +42,7 @@ def test_webhook__approved__receiver_gets_signed_decision(receiver, relying, pho
     created = relying.auth("alice").json()
     assert phone.decide(created["txid"], "approve", created["number"]).status_code == 200
 
-    (request,) = wait_until(lambda: hook.requests)
+    (request,) = hook.wait_answered(1)
     assert request.path == "/mfa-hook"
     assert request.headers["content-type"] == "application/json"
     timestamp = request.headers["x-mfa-timestamp"]
@@ -59,8 +59,8 @@ def test_webhook__approved__receiver_gets_signed_decision(receiver, relying, pho
         "username": "alice",
         "decided_at": ApprovalRequest.objects.get(pk=created["txid"]).decided_at.isoformat(),
     }
-    delivery = wait_until(lambda: (d := delivery_for(created["txid"])).status == "delivered" and d)
-    assert (delivery.attempts, delivery.last_error) == (1, "")
+    delivery = delivery_for(created["txid"])
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 1, "")
 
 
 def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, relying, phone):
@@ -68,10 +68,11 @@ def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, r
     txid = relying.auth("alice").json()["txid"]
     assert phone.decide(txid, "deny").status_code == 200
 
-    failed = wait_until(lambda: (d := delivery_for(txid)).attempts == 1 and d)
-    assert (failed.status, failed.last_error) == ("pending", "http 500")
+    hook.wait_answered(1)
+    failed = delivery_for(txid)
+    assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "http 500")
     backoff = (failed.next_attempt_at - timezone.now()).total_seconds()
-    assert 0.5 < backoff <= 2.0
+    assert 0.5 < backoff <= 2.0  # 2 ** attempts seconds
 
     assert run_once()["webhooks"] == 0  # not due yet: nothing is sent early
     assert len(hook.requests) == 1
@@ -89,19 +90,24 @@ def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, r
 
 
 def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relying, phone):
-    hook = receiver(lambda request: (200, {}, 2.0))
+    # The receiver holds the first delivery 2 s and the second 1 s, so both are in flight while
+    # the requests are measured, and their bookkeeping writes land about a second apart.
+    hook = receiver(lambda request: (200, {}, 2.0 if len(hook.requests) == 1 else 1.0))
     first = relying.auth("alice", display_text="one").json()
     second = relying.auth("alice", display_text="two").json()
 
     started = time.monotonic()
     assert phone.decide(first["txid"], "approve", first["number"]).status_code == 200
     decide_seconds = time.monotonic() - started
+    eventually(lambda: len(hook.requests) == 1)  # the first delivery is now held by the receiver
     started = time.monotonic()
     cancelled = relying.request("POST", f"/api/v1/auth/{second['txid']}/cancel")
     cancel_seconds = time.monotonic() - started
     assert cancelled.status_code == 200, cancelled.json()
+    assert cancelled.json()["status"] == "cancelled"
 
     assert decide_seconds < 0.5, f"device decision waited {decide_seconds:.2f}s for the webhook"
     assert cancel_seconds < 0.5, f"relying cancel waited {cancel_seconds:.2f}s for the webhook"
-    wait_until(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 2, timeout=8)
-    assert sorted(r.json()["status"] for r in hook.requests) == ["approved", "cancelled"]
+    hook.wait_answered(2, timeout=8)
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 2
+    assert [r.json()["status"] for r in hook.requests] == ["approved", "cancelled"]

@@ -1,0 +1,66 @@
+"""Two ASGI worker processes behind one Redis: a push created on one reaches a socket held by the other."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from websockets.sync.client import connect
+
+from approvals.models import ApprovalRequest
+from approvals.relying_client import RelyingClient
+from devices.client import DeviceClient
+from tests.live.conftest import live_database_url, subprocess_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis, pytest.mark.live]
+
+
+def device_client(server: str, phone) -> DeviceClient:
+    """The reference device client holding the test phone's key and token, talking to ``server``."""
+    pem = phone.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return DeviceClient({"server": server, "device_token": phone.token, "private_key_pem": pem})
+
+
+def open_socket(server: str, token: str):
+    return connect(
+        server.replace("http", "ws", 1) + "/ws/device",
+        additional_headers={"Authorization": f"Device {token}"},
+        open_timeout=10,
+    )
+
+
+def receive(socket) -> dict:
+    return json.loads(socket.recv(timeout=10))
+
+
+def test_two_workers__request_created_on_b__device_on_a_notified_and_decision_seen_on_b(
+    start_servers, issued_app, phone
+):
+    env = subprocess_env(database_url=live_database_url(), redis=os.environ["REDIS_URL"])
+    worker_a, worker_b = start_servers("daphne", env, count=2)
+    relying_b = RelyingClient(worker_b.url, issued_app.application.integration_key, issued_app.secret_key, timeout=10)
+
+    with open_socket(worker_a.url, phone.token) as on_a, open_socket(worker_b.url, phone.token) as on_b:
+        created = relying_b.auth("alice", context={"ip": "203.0.113.7", "display_text": "VPN login"})
+        assert created["result"] == "waiting"
+        txid = created["txid"]
+        request = {"type": "approval.request", "approval_id": txid}
+        assert receive(on_a) == request  # crossed from worker B to worker A through Redis
+        assert receive(on_b) == request
+
+        phone_on_a = device_client(worker_a.url, phone)
+        assert phone_on_a.show(txid)["display_text"] == "VPN login"
+        decided = phone_on_a.decide(txid, "approve", created["number"])
+        assert decided["status"] == "approved"
+
+        updated = {"type": "approval.updated", "approval_id": txid, "status": "approved"}
+        assert receive(on_b) == updated  # crossed from worker A to worker B
+        assert receive(on_a) == updated
+
+    status = relying_b.status(txid)
+    assert (status["status"], status["result"]) == ("approved", "allow")
+    assert ApprovalRequest.objects.get(pk=txid).decided_by_id == phone.device_id
