@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -100,8 +101,8 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], *, statu
     }
     response = render(request, template, context, status=status)
     response["Content-Security-Policy"] = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
+        f"default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'nonce-{nonce}'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "same-origin"  # no-referrer would make form posts send Origin: null
@@ -214,6 +215,48 @@ def prompt_sms(request: HttpRequest, session_id: UUID) -> HttpResponse:
     except DomainError as exc:
         return _prompt(request, session, prompt.prompt_approval_current(session=session), error=exc.message)
     return HttpResponseRedirect(f"/oauth/v1/prompt/{session_id}", status=303)
+
+
+def _json_error(exc: DomainError) -> JsonResponse:
+    return JsonResponse({"code": exc.code, "detail": exc.message}, status=exc.http_status)
+
+
+@require_POST
+def prompt_passkey_options(request: HttpRequest, session_id: UUID) -> JsonResponse:
+    """JSON for the page's script: the transaction and WebAuthn request options bound to approving it."""
+    try:
+        session = prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
+        ip = client_ip(request)
+        challenge = prompt.prompt_passkey_begin(
+            session=session,
+            ip=ip,
+            user_agent=request.headers.get("User-Agent", ""),
+            facts=request_facts(request, end_user_ip=ip),
+        )
+    except DomainError as exc:
+        return _json_error(exc)
+    return JsonResponse({"txid": str(challenge.approval.pk), "publicKey": challenge.public_key})
+
+
+@require_POST
+def prompt_passkey(request: HttpRequest, session_id: UUID) -> JsonResponse:
+    """The assertion from ``navigator.credentials.get``: approves the login (then the page redirects)."""
+    try:
+        body = json.loads(request.body or b"{}")
+        approval_id = UUID(str(body.get("txid", "")))
+        credential = body.get("credential")
+        if not isinstance(credential, dict):
+            raise ValueError("credential")
+    except (ValueError, TypeError):
+        return JsonResponse({"code": "invalid_input", "detail": "txid and credential are required."}, status=400)
+    try:
+        session = prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
+        approval = prompt.prompt_passkey_finish(
+            session=session, approval_id=approval_id, credential=credential, ip=client_ip(request)
+        )
+    except DomainError as exc:
+        return _json_error(exc)
+    return JsonResponse({"status": approval.status})
 
 
 @require_POST

@@ -20,4 +20,10 @@ urlpatterns = [
     path("oauth/v1/prompt/<uuid:session_id>/push", prompt_views.prompt_push, name="duo-prompt-push"),
     path("oauth/v1/prompt/<uuid:session_id>/passcode", prompt_views.prompt_passcode, name="duo-prompt-passcode"),
     path("oauth/v1/prompt/<uuid:session_id>/sms", prompt_views.prompt_sms, name="duo-prompt-sms"),
+    path(
+        "oauth/v1/prompt/<uuid:session_id>/passkey/options",
+        prompt_views.prompt_passkey_options,
+        name="duo-prompt-passkey-options",
+    ),
+    path("oauth/v1/prompt/<uuid:session_id>/passkey", prompt_views.prompt_passkey, name="duo-prompt-passkey"),
 ]

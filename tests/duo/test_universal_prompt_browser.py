@@ -136,3 +136,72 @@ def test_browser__push_denied__stays_on_prompt_without_code(
     chromium_page.wait_for_selector("#failed", timeout=10_000)
     assert "denied" in chromium_page.locator("#failed").inner_text()
     assert chromium_page.url.startswith(duo_server.url)
+
+
+REGISTER_PASSKEY_JS = """
+async ([code, csrf]) => {
+  const webauthn = await import('/static/approver/js/webauthn.js');
+  const post = async (url, body) => {
+    const r = await fetch(url, {method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf}, body: JSON.stringify(body)});
+    return [r.status, await r.json()];
+  };
+  const [status, begun] = await post('/approver/api/register/options', {code});
+  if (status !== 200) return [status, begun];
+  const credential = await webauthn.createCredential(begun.publicKey);
+  return await post('/approver/api/register', {code, credential, name: 'this laptop'});
+}
+"""
+
+
+def test_browser__passkey_on_this_device__approves_without_phone(
+    chromium_page, duo_server, duo_auth, issued_app, app_callback, tenant, settings
+):
+    from devices.services import enrollment_create
+    from tenants.models import Subscriber
+
+    settings.MFA_WEBAUTHN_RP_ID = "localhost"
+    settings.MFA_WEBAUTHN_ORIGINS = [duo_server.url]
+    cdp = chromium_page.context.new_cdp_session(chromium_page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "ctap2Version": "ctap2_1",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    phone = activate_device(duo_server, duo_auth.enroll(username="alice")["activation_code"])
+    client = duo_universal.Client(
+        issued_app.application.integration_key,
+        issued_app.secret_key,
+        f"{duo_server.host}:{duo_server.port}",
+        app_callback,
+        duo_certs=str(duo_server.ca_path),
+    )
+    chromium_page.goto(client.create_auth_url("alice", client.generate_state()))
+    assert chromium_page.locator("#use-passkey").count() == 0  # no passkey yet
+    # This browser enrols as an approver web-app device (the approver's own API, same origin).
+    code = enrollment_create(subscriber=Subscriber.objects.get(tenant=tenant, username="alice"), created_by="t")
+    csrf = chromium_page.locator("[name=csrfmiddlewaretoken]").first.input_value()
+    status, body = chromium_page.evaluate(REGISTER_PASSKEY_JS, [code.activation_code, csrf])
+    assert status == 201, body
+
+    state = client.generate_state()
+    chromium_page.goto(client.create_auth_url("alice", state))
+    chromium_page.click("#use-passkey")
+    chromium_page.wait_for_url(f"{app_callback}?**", timeout=10_000)
+    query = parse_qs(urlsplit(chromium_page.url).query)
+    assert query["state"] == [state]
+    token = client.exchange_authorization_code_for_2fa_result(query["duo_code"][0], "alice")
+    approval = ApprovalRequest.objects.get(pk=token["auth_context"]["txid"])
+    assert approval.status == "approved"
+    assert approval.decided_by.kind == "webauthn"
+    assert phone.pending() == []  # the phone's copy of the request is gone: decided once
