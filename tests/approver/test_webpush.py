@@ -142,7 +142,8 @@ def test_webpush__subscription_gone_410__dropped_and_audited(vapid, subscribed, 
     relying.auth("alice")
     wait_until(lambda: push_service.requests, timeout=10)
     wait_until(lambda: Device.objects.get(pk=subscribed.pk).webpush_subscription == {}, timeout=10)
-    assert AuditEvent.objects.filter(kind="device.webpush_dropped", device_id=subscribed.pk).exists()
+    # The audit row follows the update on the sender's thread.
+    wait_until(lambda: AuditEvent.objects.filter(kind="device.webpush_dropped", device_id=subscribed.pk).exists())
 
 
 def test_webpush__no_vapid_key__nothing_sent(
