@@ -6,6 +6,7 @@ unsafe methods). Errors are RFC 9457 problem details with a stable ``code`` (mfa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from uuid import UUID
 
@@ -33,9 +34,9 @@ from approver.serializers import (
 from devices import credentials
 from devices import services as device_services
 from devices.delivery.webpush import vapid_public_key
-from devices.models import Device
+from devices.models import Device, Enrollment
 from mfa_server.net import client_ip
-from policies.permissions import DeviceConnectionPermission
+from policies.permissions import DeviceConnectionPermission, enforce_web_client
 from tenants.branding import brand_for
 
 
@@ -53,6 +54,16 @@ class ApproverApi(APIView):
         return response
 
 
+def _web_client_check(request: Request) -> Callable[[Enrollment], None]:
+    """The tenant policy's connection locks (certificate, networks) for the browser activating a phone."""
+
+    def check(enrollment: Enrollment) -> None:
+        subscriber = enrollment.subscriber
+        enforce_web_client(request, tenant_id=subscriber.tenant_id, username=subscriber.username)
+
+    return check
+
+
 class RegisterOptionsApi(ApproverApi):
     """Creation options for a valid activation code (the code is not consumed here)."""
 
@@ -62,7 +73,7 @@ class RegisterOptionsApi(ApproverApi):
         data = RegisterOptionsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         enrollment, options = device_services.device_registration_begin(
-            code=data.validated_data["code"], client_ip=client_ip(request)
+            code=data.validated_data["code"], client_ip=client_ip(request), connection_check=_web_client_check(request)
         )
         return Response(
             {
@@ -87,6 +98,7 @@ class RegisterApi(ApproverApi):
             name=data.validated_data["name"],
             platform="web",
             client_ip=client_ip(request),
+            connection_check=_web_client_check(request),
         )
         response = Response(DeviceSerializer(activated.device).data, status=201)
         set_session_cookie(response, activated.device_token)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from audit.models import AuditEvent
 from devices.models import Device, Enrollment, WebAuthnChallenge, WebAuthnCredential
+from policies.models import Policy
 from tests.approver.conftest import Browser
 from tests.authenticator import SoftAuthenticator
 
@@ -137,3 +138,24 @@ def test_register__software_authenticator_on_other_origin__refused(activation_co
     response = browser.register(activation_code)
     assert response.status_code == 400
     assert response.json()["code"] == "webauthn_verification_failed"
+
+
+def test_register__tenant_policy_requires_client_certificate__refused_code_kept(browser, activation_code, tenant):
+    Policy.objects.create(tenant=tenant, client_cert_required=True)
+    response = browser.call("POST", "register/options", {"code": activation_code})
+    assert response.status_code == 403
+    assert response.json()["code"] == "policy_denied"
+    assert not WebAuthnChallenge.objects.exists()
+    assert Enrollment.objects.filter(used_at__isnull=True).count() == 1
+
+
+def test_register__policy_locked_between_steps__refused_code_kept(browser, activation_code, tenant):
+    options = browser.call("POST", "register/options", {"code": activation_code}).json()
+    credential = browser.authenticator.create(options["publicKey"])
+    Policy.objects.create(tenant=tenant, client_cert_required=True)
+    response = browser.call("POST", "register", {"code": activation_code, "name": "x", "credential": credential})
+    assert response.status_code == 403
+    assert response.json()["code"] == "policy_denied"
+    assert not Device.objects.exists()
+    assert Enrollment.objects.filter(used_at__isnull=True).count() == 1
+    assert WebAuthnChallenge.objects.filter(used_at__isnull=True).count() == 1
