@@ -116,14 +116,20 @@ def device_activate(
     )
 
 
-def device_registration_begin(*, code: str, client_ip: str | None = None) -> tuple[Enrollment, dict[str, Any]]:
+def device_registration_begin(
+    *, code: str, client_ip: str | None = None, connection_check: Callable[[Enrollment], None] | None = None
+) -> tuple[Enrollment, dict[str, Any]]:
     """Step 1 of activating the approver web app: WebAuthn creation options for a valid code.
 
     The code is checked (and a wrong one counted like a failed activation) but not consumed; the
-    challenge is bound to the enrolment. Raises ``RateLimitedError`` and ``ActivationCodeInvalidError``.
+    challenge is bound to the enrolment. ``connection_check(enrollment)`` may refuse the connection for
+    the enrolment's tenant (policy locks) before anything is issued. Raises ``RateLimitedError``,
+    ``ActivationCodeInvalidError`` and whatever ``connection_check`` raises.
     """
     _activation_rate_check(client_ip)
     enrollment = _enrollment_pending(code=code, client_ip=client_ip)
+    if connection_check is not None:
+        connection_check(enrollment)
     subscriber = enrollment.subscriber
     challenge = credentials.challenge_issue(purpose=credentials.Purpose.REGISTER, enrollment=enrollment)
     options = webauthn.registration_options(
@@ -143,7 +149,13 @@ def device_registration_begin(*, code: str, client_ip: str | None = None) -> tup
 
 
 def device_activate_webauthn(
-    *, code: str, credential: Any, name: str, platform: str = "web", client_ip: str | None = None
+    *,
+    code: str,
+    credential: Any,
+    name: str,
+    platform: str = "web",
+    client_ip: str | None = None,
+    connection_check: Callable[[Enrollment], None] | None = None,
 ) -> ActivatedDevice:
     """Step 2: verify the new platform credential (UV required), then consume the code and create the device.
 
@@ -153,6 +165,8 @@ def device_activate_webauthn(
     """
     _activation_rate_check(client_ip)
     enrollment = _enrollment_pending(code=code, client_ip=client_ip)
+    if connection_check is not None:
+        connection_check(enrollment)
     try:
         expected = credentials.challenge_consume(
             credential=credential, purpose=credentials.Purpose.REGISTER, enrollment=enrollment
