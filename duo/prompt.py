@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -17,9 +16,8 @@ from django.utils import timezone
 
 from approvals import selectors as approval_selectors
 from approvals.models import ApprovalRequest
-from approvals.services import LoginContext, approval_request_create, approval_request_decide_webauthn
+from approvals.services import LoginContext, approval_request_create
 from audit.services import audit_record
-from devices import credentials
 from devices.models import Device
 from duo import services as duo_services
 from duo.exceptions import OidcInvalidGrantError
@@ -33,12 +31,6 @@ from policies.selectors import effective_policy
 SESSION_TTL_SECONDS = 600
 CODE_TTL_SECONDS = 60
 Status = ApprovalRequest.Status
-
-
-class PasskeyUnavailableError(DomainError):
-    code = "passkey_unavailable"
-    http_status = 409
-    default_message = "No passkey is registered for this user, or this login has no matching request."
 
 
 class PromptSessionInvalidError(DomainError):
@@ -138,11 +130,11 @@ def prompt_options(*, session: PromptSession, facts: RequestFacts) -> PromptOpti
         sms="sms" in factors,
         passkey=found.result == "auth"
         and effective_policy(application=session.application).allows("webauthn")
-        and _passkey_device(session) is not None,
+        and passkey_device(session) is not None,
     )
 
 
-def _passkey_device(session: PromptSession) -> Device | None:
+def passkey_device(session: PromptSession) -> Device | None:
     """The user's first active approver-web-app device (a WebAuthn platform credential), if any."""
     return (
         Device.objects.filter(
@@ -153,50 +145,6 @@ def _passkey_device(session: PromptSession) -> Device | None:
         )
         .order_by("pk")
         .first()
-    )
-
-
-@dataclass(frozen=True)
-class PasskeyChallenge:
-    approval: ApprovalRequest
-    public_key: dict[str, Any]
-
-
-def prompt_passkey_begin(
-    *, session: PromptSession, ip: str | None, user_agent: str, facts: RequestFacts
-) -> PasskeyChallenge:
-    """Start (or reuse) the login's transaction and return assertion options bound to it and to approve.
-
-    Raises ``PasskeyUnavailableError`` and what ``prompt_push_start`` raises.
-    """
-    device = _passkey_device(session)
-    if device is None:
-        raise PasskeyUnavailableError()
-    approval = prompt_push_start(session=session, ip=ip, user_agent=user_agent, facts=facts)
-    options = credentials.assertion_options(device=device, approval_id=approval.pk, decision="approve")
-    return PasskeyChallenge(approval=approval, public_key=options)
-
-
-def prompt_passkey_finish(
-    *, session: PromptSession, approval_id: UUID, credential: dict[str, Any], ip: str | None
-) -> ApprovalRequest:
-    """Approve the login's own transaction with the passkey assertion (UV, bound challenge, sign count).
-
-    The number is the page's own: the user is on the very device that shows it. Raises
-    ``PasskeyUnavailableError`` and what ``approval_request_decide_webauthn`` raises (all audited).
-    """
-    device = _passkey_device(session)
-    if device is None or session.approval_id != approval_id:
-        raise PasskeyUnavailableError()
-    approval = session.approval
-    assert approval is not None
-    return approval_request_decide_webauthn(
-        device=device,
-        approval_id=approval.pk,
-        decision="approve",
-        number=approval.number,
-        credential=credential,
-        client_ip=ip,
     )
 
 

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from approvals.models import ApprovalRequest
-from duo import oidc, prompt
+from duo import oidc, passkey, prompt
 from duo.exceptions import OidcInvalidRequestError, OidcUnsupportedGrantTypeError
 from duo.models import PromptSession
 from duo.responses import health_check_exception_handler, oauth_exception_handler
@@ -227,7 +227,7 @@ def prompt_passkey_options(request: HttpRequest, session_id: UUID) -> JsonRespon
     try:
         session = prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
         ip = client_ip(request)
-        challenge = prompt.prompt_passkey_begin(
+        challenge = passkey.prompt_passkey_begin(
             session=session,
             ip=ip,
             user_agent=request.headers.get("User-Agent", ""),
@@ -251,7 +251,7 @@ def prompt_passkey(request: HttpRequest, session_id: UUID) -> JsonResponse:
         return JsonResponse({"code": "invalid_input", "detail": "txid and credential are required."}, status=400)
     try:
         session = prompt.prompt_session_get(session_id=session_id, browser_secret=request.COOKIES.get(COOKIE, ""))
-        approval = prompt.prompt_passkey_finish(
+        approval = passkey.prompt_passkey_finish(
             session=session, approval_id=approval_id, credential=credential, ip=client_ip(request)
         )
     except DomainError as exc:
