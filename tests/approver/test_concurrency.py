@@ -1,0 +1,67 @@
+"""One WebAuthn assertion sent at the same moment over several connections decides once (PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from approvals.models import ApprovalRequest
+from devices.models import WebAuthnCredential
+from tests.approver.conftest import ORIGIN
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+THREADS = 6
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers, so there is no race to lose")
+
+
+def race(call) -> list:
+    barrier = threading.Barrier(THREADS)
+    results: list = [None] * THREADS
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = call(i)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_decision__same_assertion_concurrently__accepted_once(enrolled, relying):
+    login = relying.auth("alice").json()
+    body = {"decision": "approve", "number": login["number"], "credential": enrolled.assertion(login["txid"])}
+    tabs = []
+    for _ in range(THREADS):
+        tab = Client(enforce_csrf_checks=True, HTTP_HOST="localhost")
+        tab.cookies = enrolled.client.cookies
+        tabs.append(tab)
+
+    def post(i: int):
+        return tabs[i].post(
+            f"/approver/api/approvals/{login['txid']}/decision",
+            body,
+            content_type="application/json",
+            HTTP_X_CSRFTOKEN=enrolled.csrf,
+            HTTP_ORIGIN=ORIGIN,
+        )
+
+    responses = race(post)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [400] * (THREADS - 1), [r.json() for r in responses]
+    assert {r.json()["code"] for r in responses if r.status_code == 400} == {"webauthn_challenge_invalid"}
+    assert ApprovalRequest.objects.get(pk=login["txid"]).status == "approved"
+    assert WebAuthnCredential.objects.get().sign_count == 1
