@@ -381,3 +381,50 @@ def test_policy__denied_network_from_ipaddr__preauth_deny_and_push_refused(duo_a
     status, body = _fail(caught.value)
     assert (status, body["code"], body["message_detail"]) == (403, 40301, "policy_denied")
     assert ApprovalRequest.objects.count() == 0
+
+
+def test_check__x_duo_date_only_like_duo_hmac__accepted(duo_server, issued_app):
+    """duo_hmac sends X-Duo-Date and no Date, and includes x-duo-date in the v5 header hash."""
+    date = formatdate()
+    canonical = canonical_string(
+        version=5,
+        date=date,
+        method="GET",
+        host="localhost",
+        path="/auth/v2/check",
+        params=[],
+        x_duo_headers={"x-duo-date": date},
+    )
+    headers = {
+        "X-Duo-Date": date,
+        "Authorization": authorization_header(
+            issued_app.application.integration_key, sign(issued_app.secret_key, canonical)
+        ),
+    }
+    response = duo_server.session().get(f"{duo_server.url}/auth/v2/check", headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["stat"] == "OK"
+
+
+def test_ping__bad_signature__still_answers(duo_server, issued_app):
+    headers = {
+        "Date": formatdate(),
+        "Authorization": authorization_header(issued_app.application.integration_key, "0" * 128),
+    }
+    response = duo_server.session().get(f"{duo_server.url}/auth/v2/ping", headers=headers)
+    assert response.status_code == 200
+    assert response.json()["stat"] == "OK"
+
+
+def test_auth__wrong_method__405_in_duo_envelope(duo_auth):
+    with pytest.raises(RuntimeError) as caught:
+        duo_auth.json_api_call("GET", "/auth/v2/auth", {})
+    assert _fail(caught.value) == (405, {"stat": "FAIL", "code": 40501, "message": "Method not allowed"})
+
+
+def test_auth__malformed_authorization__401_40101(duo_server):
+    response = duo_server.session().get(
+        f"{duo_server.url}/auth/v2/check", headers={"Date": formatdate(), "Authorization": "Bearer nope"}
+    )
+    assert response.status_code == 401
+    assert response.json() == {"stat": "FAIL", "code": 40101, "message": "Missing request credentials"}

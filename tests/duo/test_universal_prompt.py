@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,10 +16,11 @@ import duo_universal
 import jwt
 import pytest
 import requests
+from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
-from duo.models import PromptSession
+from duo.models import PromptSession, RedirectUri
 from tests.duo.conftest import activate_device
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -279,3 +281,119 @@ def test_prompt__unknown_user__told_to_enroll_and_no_push(universal, duo_server)
     assert 'id="enroll"' in page.text
     assert 'id="send-push"' not in page.text
     assert ApprovalRequest.objects.count() == 0
+
+
+def _approved_code(universal, duo_server, alice_phone, **auth_url_extra: str) -> tuple[str, str]:
+    state = universal.generate_state()
+    browser = Browser(duo_server)
+    page = browser.send_push(browser.open(universal.create_auth_url("alice", state)))
+    number = re.search(r'id="number">(\d+)<', page.text).group(1)
+    alice_phone.decide(alice_phone.pending()[0]["approval_id"], "approve", number)
+    return browser.open(browser.url).headers["Location"], state
+
+
+def test_token__form_body_like_go_sdk__accepted(universal, duo_server, alice_phone, issued_app, redirect_uri):
+    location, _ = _approved_code(universal, duo_server, alice_phone)
+    code = parse_qs(urlsplit(location).query)["duo_code"][0]
+    fields = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "client_id": issued_app.application.integration_key,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": _assertion(issued_app, f"https://LOCALHOST:{duo_server.port}/oauth/v1/token"),
+    }
+    response = duo_server.session().post(f"{duo_server.url}/oauth/v1/token", data=fields)
+    assert response.status_code == 200, response.text
+    claims = jwt.decode(
+        response.json()["id_token"],
+        issued_app.secret_key,
+        algorithms=["HS512"],
+        audience=issued_app.application.integration_key,
+        issuer=f"https://LOCALHOST:{duo_server.port}/oauth/v1/token",  # the client's own spelling
+    )
+    assert isinstance(claims["iat"], int)
+    assert isinstance(claims["exp"], int)
+
+
+def test_token__expired_code__invalid_grant(universal, duo_server, alice_phone):
+    location, _ = _approved_code(universal, duo_server, alice_phone)
+    PromptSession.objects.update(code_expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(duo_universal.DuoException, match="invalid_grant"):
+        universal.exchange_authorization_code_for_2fa_result(parse_qs(urlsplit(location).query)["duo_code"][0], "alice")
+
+
+def test_token__wrong_redirect_uri__invalid_grant(duo_server, alice_phone, issued_app, redirect_uri, universal):
+    location, _ = _approved_code(universal, duo_server, alice_phone)
+    RedirectUri.objects.create(application=issued_app.application, uri="https://other.example.test/cb")
+    other = duo_universal.Client(
+        issued_app.application.integration_key,
+        issued_app.secret_key,
+        f"{duo_server.host}:{duo_server.port}",
+        "https://other.example.test/cb",
+        duo_certs=str(duo_server.ca_path),
+    )
+    with pytest.raises(duo_universal.DuoException, match="invalid_grant"):
+        other.exchange_authorization_code_for_2fa_result(parse_qs(urlsplit(location).query)["duo_code"][0], "alice")
+
+
+def test_prompt__use_duo_code_attribute_false__code_parameter(duo_server, alice_phone, issued_app, redirect_uri):
+    classic = duo_universal.Client(
+        issued_app.application.integration_key,
+        issued_app.secret_key,
+        f"{duo_server.host}:{duo_server.port}",
+        redirect_uri,
+        duo_certs=str(duo_server.ca_path),
+        use_duo_code_attribute=False,
+    )
+    location, state = _approved_code(classic, duo_server, alice_phone)
+    query = parse_qs(urlsplit(location).query)
+    assert set(query) == {"code", "state"}
+    assert (
+        classic.exchange_authorization_code_for_2fa_result(query["code"][0], "alice")["preferred_username"] == "alice"
+    )
+
+
+def test_prompt__fraud_report__no_code(universal, duo_server, alice_phone):
+    browser, _, _ = _login_until_push(universal, duo_server)
+    alice_phone.decide(alice_phone.pending()[0]["approval_id"], "fraud")
+    page = browser.open(browser.url)
+    assert page.status_code == 200
+    assert "reported as fraudulent" in page.text
+    assert PromptSession.objects.get().code_hash is None
+
+
+def test_authorize__short_state__error_page(duo_server, issued_app, redirect_uri):
+    ikey = issued_app.application.integration_key
+    claims = {
+        "scope": "openid",
+        "redirect_uri": redirect_uri,
+        "client_id": ikey,
+        "iss": ikey,
+        "aud": f"https://localhost:{duo_server.port}",
+        "exp": time.time() + 300,
+        "state": "s" * 15,
+        "response_type": "code",
+        "duo_uname": "alice",
+        "use_duo_code_attribute": True,
+    }
+    request_jwt = jwt.encode(claims, issued_app.secret_key, algorithm="HS512")
+    url = f"{duo_server.url}/oauth/v1/authorize?response_type=code&client_id={ikey}&request={request_jwt}"
+    page = Browser(duo_server).open(url)
+    assert page.status_code == 400
+    assert "state must be 16 to 1024" in page.text
+    assert PromptSession.objects.count() == 0
+
+
+def test_health_check__multipart_like_php_and_replayed_assertion_refused(duo_server, issued_app):
+    fields = {
+        "client_id": issued_app.application.integration_key,
+        "client_assertion": _assertion(issued_app, f"https://localhost:{duo_server.port}/oauth/v1/health_check"),
+    }
+    http = duo_server.session()
+    first = http.post(f"{duo_server.url}/oauth/v1/health_check", files={k: (None, v) for k, v in fields.items()})
+    assert first.status_code == 200
+    assert first.json()["stat"] == "OK"
+    again = http.post(f"{duo_server.url}/oauth/v1/health_check", data=fields)
+    assert again.json()["stat"] == "FAIL"
+    assert again.json()["message"] == "invalid_client"
