@@ -63,6 +63,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         help="with --attach: a server process to account CPU to (with its children)",
     )
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each level, wait up to this long for a quiet machine",
+    )
     parser.add_argument("--note", default="", help="free text stored with the result")
     return parser.parse_args(argv)
 
@@ -70,14 +77,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class CpuGroups:
     """Which processes are the server, its PostgreSQL backends, Redis (shared) and this load generator."""
 
-    def __init__(self, server_pids: list[int], database_url: str, redis_url: str) -> None:
-        self.server_pids = server_pids
+    def __init__(self, server_roots: dict[str, int], database_url: str, redis_url: str) -> None:
+        self.server_roots = server_roots  # process name -> pid; each counts with its children
         self.database = urlsplit(database_url).path.lstrip("/")
         self.redis_port = str(urlsplit(redis_url).port or 6379)
 
     def resolve(self) -> dict[str, set[int]]:
         return {
-            "server": cpu.tree_pids(self.server_pids),
+            **{f"server:{name}": cpu.tree_pids([pid]) for name, pid in self.server_roots.items()},
             "postgres": cpu.pids_with_cmdline("postgres: ", f" {self.database} "),
             "redis_shared": cpu.pids_with_cmdline("redis-server", f":{self.redis_port}"),
             "bench": {os.getpid()},
@@ -87,9 +94,25 @@ class CpuGroups:
         return cpu.snapshot(self.resolve())
 
 
+def wait_for_idle(max_wait: float, busy_below: float = 0.15, sample: float = 2.0) -> float:
+    """Wait until the machine is less than ``busy_below`` busy over ``sample`` s (at most ``max_wait`` s).
+
+    Returns the busy fraction of the last sample, so a level measured on a busy machine is visible.
+    """
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy0, total0 = cpu.machine_busy_seconds()
+        time.sleep(sample)
+        busy1, total1 = cpu.machine_busy_seconds()
+        busy = (busy1 - busy0) / max(total1 - total0, 1e-9)
+        if busy < busy_below or time.monotonic() >= deadline:
+            return busy
+
+
 def measure_level(
     args: argparse.Namespace, server: str, population: Any, groups: CpuGroups, concurrency: int
 ) -> dict[str, Any]:
+    busy_before = wait_for_idle(args.wait_idle) if args.wait_idle else None
     snapshots: dict[str, cpu.CpuSnapshot] = {}
     rec, start, end = run_load(
         server=server,
@@ -102,8 +125,14 @@ def measure_level(
         on_window=lambda moment: snapshots.__setitem__(moment, groups.snapshot()),
     )
     result = {"concurrency": concurrency, "seconds": round(end - start, 2), **summarize(rec, start, end)}
+    if busy_before is not None:
+        result["machine_busy_pct_before"] = round(100 * busy_before, 1)
     used = cpu.cpu_delta(snapshots["start"], snapshots["end"])
+    used["server"] = sum(v for k, v in used.items() if k.startswith("server:"))
     trips = max(result["round_trips"], 1)
+    result["server_cpu_ms_per_round_trip"] = {
+        k.removeprefix("server:"): round(v * 1000 / trips, 2) for k, v in used.items() if k.startswith("server:")
+    }
     result["cpu_ms_per_round_trip"] = {
         k: round(used[k] * 1000 / trips, 2) for k in ("server", "postgres", "bench", "redis_shared")
     }
@@ -128,6 +157,10 @@ def print_level(result: dict[str, Any]) -> None:
         f"redis (shared instance) {ms['redis_shared']}"
     )
     print(
+        "  server CPU ms per round trip by process: "
+        + ", ".join(f"{name} {value}" for name, value in result["server_cpu_ms_per_round_trip"].items())
+    )
+    print(
         f"  machine busy {pct['machine']}% of 2 cores: server {pct['server']}%, postgres {pct['postgres']}%, "
         f"bench {pct['bench']}%, redis {pct['redis_shared']}%, foreign {pct['foreign']}%"
     )
@@ -145,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(level) for level in args.levels.split(",")]
     processes = None
     if args.attach:
-        server, env, server_pids = args.attach.rstrip("/"), dict(os.environ), args.server_pid
+        server, env = args.attach.rstrip("/"), dict(os.environ)
+        server_roots = {f"pid{pid}": pid for pid in args.server_pid}
     else:
         http_port, ws_port = free_port(), free_port()
         server = f"http://127.0.0.1:{http_port}"
@@ -161,13 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting deploy/Procfile (logs in {log_dir}) on {server}, ws on :{ws_port}")
         processes.start(log_dir)
         processes.wait_ready(f"{server}/health")
-        server_pids = processes.pids
+        server_roots = processes.pids
     try:
         began = time.monotonic()
         population = populate(server=server, users=args.users, env=env)
         print(f"{len(population.devices)} users enrolled with a device in {time.monotonic() - began:.1f} s")
         groups = CpuGroups(
-            server_pids, env.get("DATABASE_URL", args.database_url), env.get("REDIS_URL", args.redis_url)
+            server_roots, env.get("DATABASE_URL", args.database_url), env.get("REDIS_URL", args.redis_url)
         )
         results = []
         for concurrency in levels:

@@ -86,8 +86,8 @@ class ServerProcesses:
         raise RuntimeError(f"{url} not ready after {timeout}s")
 
     @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self.processes.values()]
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.processes.items()}
 
     def stop(self) -> None:
         for process in self.processes.values():
