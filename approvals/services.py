@@ -42,7 +42,7 @@ from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
 from policies.facts import RequestFacts
 from policies.selectors import effective_policy
-from policies.services import policy_enforce
+from policies.services import policy_enforce, policy_enforce_approval
 from tenants.models import Subscriber, Tenant
 
 Status = ApprovalRequest.Status
@@ -353,8 +353,11 @@ def approval_request_transition(
 
     The one place every factor (push, WebAuthn, codes) ends a transaction: it notifies devices and
     queues the webhook after commit. Expiry may act on requests past ``expires_at``; decisions may not.
-    The caller audits the outcome.
+    The caller audits the outcome. An approval by a device may be refused by the policy's new-device
+    rule (``PolicyDeniedError``, audited; the request stays pending).
     """
+    if status == Status.APPROVED and device is not None:
+        policy_enforce_approval(approval=approval, device=device, now=now)
     pending = ApprovalRequest.objects.filter(pk=approval.pk, status=Status.PENDING)
     if status != Status.TIMEOUT:
         pending = pending.filter(expires_at__gt=now)

@@ -38,6 +38,7 @@ class Phase(StrEnum):
     PREAUTH = "preauth"  # before any factor is offered: no push counting
     PUSH = "push"  # a push is about to be sent
     ACCESS = "access"  # a device / web-client request: network and certificate locks only
+    DECIDE = "decide"  # a device approves: only the new-device rule (the locks were checked on its request)
 
 
 class UnknownUser(StrEnum):
@@ -111,6 +112,7 @@ class Connection:
     certificate: CertificateFacts | None = None
     device_id: int | None = None  # the device making the request (device API), for the device binding
     end_user: bool = False  # the end user's own connection (device API, web client): binding applies
+    device_enrolled_at: datetime | None = None  # the approving device (phase DECIDE)
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,10 @@ def _same_site(address: IpAddress, other: IpAddress) -> bool:
 # --- rules -------------------------------------------------------------------------------------------
 
 
-def _network(rule: NetworkRule, ip: str | None, label: str) -> RuleVerdict:
+def _network(rule: NetworkRule, ip: str | None, label: str, phase: Phase) -> RuleVerdict:
     name = f"{label}_network"
+    if phase == Phase.DECIDE:
+        return RuleVerdict(name, Verdict.SKIP, "not_applicable")
     if not rule.is_active:
         return RuleVerdict(name, Verdict.SKIP, "no_network_rule")
     address = parse_ip(ip)
@@ -199,8 +203,12 @@ def _network(rule: NetworkRule, ip: str | None, label: str) -> RuleVerdict:
     return RuleVerdict(name, Verdict.PASS, f"{label}_network_allowed")
 
 
-def _certificate(rules: PolicyRules, connection: Connection, subscriber: SubscriberFacts | None) -> RuleVerdict:
+def _certificate(
+    rules: PolicyRules, connection: Connection, subscriber: SubscriberFacts | None, phase: Phase
+) -> RuleVerdict:
     name = "client_certificate"
+    if phase == Phase.DECIDE:
+        return RuleVerdict(name, Verdict.SKIP, "not_applicable")
     if not rules.client_cert_required:
         return RuleVerdict(name, Verdict.SKIP, "certificate_not_required")
     cert = connection.certificate
@@ -228,7 +236,12 @@ def _unknown_user(rules: PolicyRules, subscriber: SubscriberFacts | None) -> Rul
 
 def _fraud_lockout(rules: PolicyRules, subscriber: SubscriberFacts | None, phase: Phase) -> RuleVerdict:
     name = "fraud_lockout"
-    if not rules.fraud_lockout_count or phase == Phase.ACCESS or subscriber is None or not subscriber.exists:
+    if (
+        not rules.fraud_lockout_count
+        or phase in (Phase.ACCESS, Phase.DECIDE)
+        or subscriber is None
+        or not subscriber.exists
+    ):
         return RuleVerdict(name, Verdict.SKIP, "not_applicable")
     if subscriber.strikes >= rules.fraud_lockout_count:
         return RuleVerdict(name, Verdict.FAIL, "too_many_fraud_reports")
@@ -249,13 +262,22 @@ def _new_device(
 ) -> RuleVerdict:
     """A device enrolled less than N minutes ago cannot approve a login from an unknown network.
 
-    At push time the push is refused when every active device is that new (nobody could approve).
+    At push time the push is refused when every active device is that new (nobody could approve);
+    when a device approves (phase DECIDE) that device must be established, or the network known.
     """
     name = "new_device"
-    if not rules.new_device_minutes or phase != Phase.PUSH or subscriber is None or not subscriber.device_enrolled_at:
+    if not rules.new_device_minutes or subscriber is None:
+        return RuleVerdict(name, Verdict.SKIP, "not_applicable")
+    if phase == Phase.PUSH:
+        enrolled_at = subscriber.device_enrolled_at
+    elif phase == Phase.DECIDE and connection.device_enrolled_at is not None:
+        enrolled_at = (connection.device_enrolled_at,)
+    else:
+        enrolled_at = ()
+    if not enrolled_at:
         return RuleVerdict(name, Verdict.SKIP, "not_applicable")
     cutoff = now - timedelta(minutes=rules.new_device_minutes)
-    if any(enrolled <= cutoff for enrolled in subscriber.device_enrolled_at):
+    if any(enrolled <= cutoff for enrolled in enrolled_at):
         return RuleVerdict(name, Verdict.PASS, "established_device")
     if _network_known(rules, connection, subscriber):
         return RuleVerdict(name, Verdict.PASS, "known_network")
@@ -321,16 +343,17 @@ def evaluate(
         connection: addresses and the checked certificate.
         subscriber: what is known about the user (``exists=False`` for an unknown user); None when the
             request is not about one user (device API access before a user is known).
-        phase: preauth (no push counting), push (all rules) or access (network and certificate only).
+        phase: preauth (no push counting), push (all rules), access (network and certificate only) or
+            decide (a device approves: the new-device rule only).
         now: the current time (aware).
 
     Returns:
         A ``Decision``; ``rule`` is "" and ``outcome`` is allow when no rule objected.
     """
     verdicts = (
-        _network(rules.service_networks, connection.service_ip, "service"),
-        _certificate(rules, connection, subscriber),
-        _network(rules.user_networks, connection.end_user_ip, "user"),
+        _network(rules.service_networks, connection.service_ip, "service", phase),
+        _certificate(rules, connection, subscriber, phase),
+        _network(rules.user_networks, connection.end_user_ip, "user", phase),
         _unknown_user(rules, subscriber),
         _fraud_lockout(rules, subscriber, phase),
         _new_device(rules, connection, subscriber, phase, now),

@@ -15,8 +15,9 @@ from typing import Any
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from approvals.models import Application
+from approvals.models import Application, ApprovalRequest
 from audit.services import audit_record
+from devices.models import Device
 from mfa_server.net import PresentedCertificate
 from policies import engine
 from policies.certificates import check_certificate, decode_forwarded_pem
@@ -114,7 +115,9 @@ def policy_evaluate(
     return Evaluation(decision=decision, subscriber=subscriber, policy=policy)
 
 
-def _audit_refusal(evaluation: Evaluation, *, tenant_id: int, actor: str, facts: RequestFacts, phase: str) -> None:
+def _audit_refusal(
+    evaluation: Evaluation, *, tenant_id: int, actor: str, facts: RequestFacts, phase: str, approval_id: Any = None
+) -> None:
     decision = evaluation.decision
     audit_record(
         kind="policy.refused",
@@ -122,6 +125,7 @@ def _audit_refusal(evaluation: Evaluation, *, tenant_id: int, actor: str, facts:
         actor=actor,
         subscriber_id=evaluation.subscriber.pk if evaluation.subscriber else None,
         device_id=facts.device_id,
+        approval_id=approval_id,
         ip=facts.end_user_ip or facts.service_ip,
         detail={
             "rule": decision.rule,
@@ -263,6 +267,39 @@ def policy_enforce_connection(
         subscriber = Subscriber.objects.filter(tenant_id=tenant_id, username=username).first() if username else None
         evaluation = Evaluation(decision=decision, subscriber=subscriber, policy=policy)
         _audit_refusal(evaluation, tenant_id=tenant_id, actor=actor, facts=facts, phase=engine.Phase.ACCESS.value)
+        raise_for(decision)
+
+
+def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: datetime) -> None:
+    """The new-device rule when ``device`` approves ``approval``: a device enrolled less than N minutes
+    ago cannot approve a login from an unknown network (the login's IP, as the relying service reported it).
+
+    Raises ``PolicyDeniedError`` (audited); the request stays pending for another device or a denial.
+    """
+    application = approval.application
+    policy = effective_policy(application=application)
+    if not policy.rules.new_device_minutes:
+        return
+    subscriber, known = subscriber_facts(
+        tenant_id=application.tenant_id, username=approval.subscriber.username, rules=policy.rules, now=now
+    )
+    connection = engine.Connection(
+        end_user_ip=str(approval.ip) if approval.ip else None, device_id=device.pk, device_enrolled_at=device.created_at
+    )
+    decision = engine.evaluate(
+        rules=policy.rules, connection=connection, subscriber=known, phase=engine.Phase.DECIDE, now=now
+    )
+    if not decision.allowed:
+        facts = RequestFacts(end_user_ip=connection.end_user_ip, device_id=device.pk)
+        evaluation = Evaluation(decision=decision, subscriber=subscriber, policy=policy)
+        _audit_refusal(
+            evaluation,
+            tenant_id=application.tenant_id,
+            actor=f"device:{device.pk}",
+            facts=facts,
+            phase=engine.Phase.DECIDE.value,
+            approval_id=approval.pk,
+        )
         raise_for(decision)
 
 

@@ -243,3 +243,28 @@ def test_device_api__certificate_bound_to_the_device(phone, tenant_policy, clien
         phone.device_id,
         subscriber.pk,
     )
+
+
+def test_new_device__cannot_approve_from_unknown_network(relying, subscriber, tenant_policy, time_machine):
+    """An established device gets the push; a device enrolled minutes ago may not approve it."""
+    time_machine.move_to(timezone.now(), tick=False)
+    old_phone = make_device(subscriber, name="Old phone")
+    time_machine.shift(timedelta(hours=2))
+    new_phone = make_device(subscriber, name="New phone")
+    tenant_policy(new_device_minutes=30, push_limit=0, cooldown_seconds=0)
+    created = push(relying, ip="203.0.113.7").json()
+    body = problem(new_phone.decide(created["txid"], "approve", created["number"]), 403, "policy_denied")
+    assert body["fields"] == {"rule": "new_device", "reason": "new_device_unknown_network"}
+    approval = ApprovalRequest.objects.get(pk=created["txid"])
+    assert (approval.status, approval.decided_by_id) == ("pending", None)
+    event = AuditEvent.objects.get(kind="policy.refused")
+    assert (str(event.approval_id), event.device_id, event.detail["phase"]) == (
+        created["txid"],
+        new_phone.device_id,
+        "decide",
+    )
+    assert old_phone.decide(created["txid"], "approve", created["number"]).status_code == 200
+    # From the same /24 as that approved login, the new device may approve.
+    again = push(relying, ip="203.0.113.99").json()
+    assert new_phone.decide(again["txid"], "approve", again["number"]).status_code == 200
+    assert ApprovalRequest.objects.get(pk=again["txid"]).decided_by_id == new_phone.device_id

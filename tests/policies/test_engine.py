@@ -356,3 +356,26 @@ def test_evaluate__new_device_matrix(enrolled_minutes_ago, ip, known_ips, verdic
     assert (checked.verdict, checked.reason) == (verdict, reason)
     if verdict == Verdict.FAIL:
         assert (decision.outcome, decision.rule) == (Outcome.DENY, "new_device")
+
+
+@pytest.mark.parametrize(
+    ("device_minutes_ago", "ip", "known_ips", "verdict", "reason"),
+    [
+        (5, "203.0.113.7", (), Verdict.FAIL, "new_device_unknown_network"),
+        (45, "203.0.113.7", (), Verdict.PASS, "established_device"),
+        (5, "203.0.113.7", ("203.0.113.1",), Verdict.PASS, "known_network"),
+        (5, "10.2.3.4", (), Verdict.PASS, "known_network"),
+        (None, "203.0.113.7", (), Verdict.SKIP, "not_applicable"),
+    ],
+)
+def test_evaluate__new_device_when_a_device_approves(device_minutes_ago, ip, known_ips, verdict, reason):
+    """Phase DECIDE judges the approving device only; every other rule is skipped."""
+    enrolled = None if device_minutes_ago is None else NOW - timedelta(minutes=device_minutes_ago)
+    # Established devices elsewhere do not help a new one that approves.
+    alice = replace(ALICE, device_enrolled_at=(NOW - timedelta(days=9),), known_ips=known_ips, strikes=99)
+    connection = Connection(end_user_ip=ip, device_enrolled_at=enrolled, device_id=3)
+    rules = replace(NEW_DEVICE, client_cert_required=True, fraud_lockout_count=1, push_limit=1)
+    decision = evaluate(rules=rules, connection=connection, subscriber=alice, phase=Phase.DECIDE, now=NOW)
+    assert (verdict_of(decision, "new_device").verdict, verdict_of(decision, "new_device").reason) == (verdict, reason)
+    assert {v.rule for v in decision.verdicts if v.verdict != Verdict.SKIP} <= {"new_device"}
+    assert decision.allowed == (verdict != Verdict.FAIL)
