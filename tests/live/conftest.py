@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.db import OperationalError, connection
@@ -96,10 +97,16 @@ def eventually(predicate: Callable[[], Any], *, timeout: float = 5.0, interval: 
 
 
 def live_database_url() -> str:
-    """A DATABASE_URL for subprocesses that reaches the database this test uses (PostgreSQL only)."""
+    """A DATABASE_URL for subprocesses that reaches this test's database (PostgreSQL, or the SQLite test file).
+
+    Only committed data is visible there, so the calling test must be ``django_db(transaction=True)``.
+    """
     s = connection.settings_dict
-    assert connection.vendor == "postgresql", "subprocesses can only share a PostgreSQL test database"
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    if connection.vendor == "sqlite":
+        assert "memory" not in str(s["NAME"]), "an in-memory SQLite test database cannot be shared"
+        return f"sqlite:///{s['NAME']}"
+    assert connection.vendor == "postgresql", f"no live database URL for {connection.vendor}"
+    password = f":{quote(s['PASSWORD'], safe='')}" if s.get("PASSWORD") else ""
     return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
