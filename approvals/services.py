@@ -35,7 +35,7 @@ from approvals.models import Application, ApprovalRequest, UsedProof
 from approvals.notify import notify_devices_of_decision, notify_devices_of_request
 from approvals.webhooks import webhook_enqueue
 from audit.services import audit_record
-from devices.credentials import WebAuthnRequiredError, assertion_verify
+from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
 from mfa_server.crypto import encrypt_secret, tokens_equal
@@ -258,6 +258,8 @@ def approval_request_decide_webauthn(
     """
     approval = _approval_of_device(device=device, approval_id=approval_id)
     refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
+    if device.kind != Device.Kind.WEBAUTHN:  # app-key devices decide with their signed proofs only
+        raise refuse(NotWebAuthnDeviceError(), "not_webauthn_device")
     if credential is None:
         if decision == "approve":
             raise refuse(WebAuthnRequiredError(), "webauthn_required")

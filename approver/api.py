@@ -29,6 +29,7 @@ from approver.serializers import (
     PushSubscriptionInputSerializer,
     RegisterInputSerializer,
     RegisterOptionsInputSerializer,
+    RemoveInputSerializer,
     RenameInputSerializer,
 )
 from devices import credentials
@@ -118,7 +119,7 @@ class DeviceSessionApi(ApproverApi):
 
 
 class MeApi(DeviceSessionApi):
-    """This device: read, rename (PATCH), remove (DELETE revokes it server side and ends the session)."""
+    """This device: read, rename (PATCH), remove (DELETE with a WebAuthn assertion: revoked, session ended)."""
 
     def get(self, request: Request) -> Response:
         body = dict(DeviceSerializer(self.device).data)
@@ -133,10 +134,24 @@ class MeApi(DeviceSessionApi):
         return Response(DeviceSerializer(device).data)
 
     def delete(self, request: Request) -> Response:
-        device_services.device_revoke(device=self.device, actor=f"device:{self.device.pk}")
+        data = RemoveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        device_services.device_remove_with_assertion(
+            device=self.device, credential=data.validated_data["credential"], client_ip=client_ip(request)
+        )
         response = Response(status=204)
         clear_session_cookie(response)
         return response
+
+
+class RemoveOptionsApi(DeviceSessionApi):
+    """Request options for removing this device (a fresh fingerprint check is required)."""
+
+    def post(self, request: Request) -> Response:
+        options = credentials.assertion_options(
+            device=self.device, approval_id=None, decision="remove", purpose=credentials.Purpose.MANAGE
+        )
+        return Response({"publicKey": options})
 
 
 class PendingApprovalsApi(DeviceSessionApi):

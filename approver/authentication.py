@@ -79,6 +79,9 @@ class DeviceCookieAuthentication(_CsrfEnforcing):
         if not token:
             raise NotAuthenticatedError()
         device = device_for_token(token=token, client_ip=request.META.get("REMOTE_ADDR"))
+        if device.kind != Device.Kind.WEBAUTHN:
+            # The cookie is only ever issued to WebAuthn devices; an app-key token must keep proving with its key.
+            raise NotAuthenticatedError()
         self.enforce_csrf(request)
         return device, token
 

@@ -27,6 +27,10 @@ class RenameInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
+class RemoveInputSerializer(serializers.Serializer):
+    credential = serializers.DictField(help_text="PublicKeyCredential.toJSON() answering the removal options.")
+
+
 class OptionsInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=DECISIONS)
 

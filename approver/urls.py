@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/register/options", api.RegisterOptionsApi.as_view(), name="approver-register-options"),
     path("api/register", api.RegisterApi.as_view(), name="approver-register"),
     path("api/me", api.MeApi.as_view(), name="approver-me"),
+    path("api/me/options", api.RemoveOptionsApi.as_view(), name="approver-remove-options"),
     path("api/approvals", api.PendingApprovalsApi.as_view(), name="approver-approvals"),
     path("api/approvals/<uuid:approval_id>", api.ApprovalDetailApi.as_view(), name="approver-approval"),
     path("api/approvals/<uuid:approval_id>/options", api.DecisionOptionsApi.as_view(), name="approver-options"),

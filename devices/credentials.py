@@ -110,10 +110,12 @@ def credential_of(device: Device) -> WebAuthnCredential:
     return credential
 
 
-def assertion_options(*, device: Device, approval_id: UUID, decision: str) -> dict[str, Any]:
-    """Request options whose challenge is bound to this device, transaction and decision."""
+def assertion_options(
+    *, device: Device, approval_id: UUID | None, decision: str, purpose: str = Purpose.DECIDE
+) -> dict[str, Any]:
+    """Request options whose challenge is bound to this device, transaction (if any) and decision / action."""
     credential = credential_of(device)
-    challenge = challenge_issue(purpose=Purpose.DECIDE, device=device, approval_id=approval_id, decision=decision)
+    challenge = challenge_issue(purpose=purpose, device=device, approval_id=approval_id, decision=decision)
     return webauthn.authentication_options(
         rp=relying_party(),
         challenge=challenge,
@@ -123,7 +125,7 @@ def assertion_options(*, device: Device, approval_id: UUID, decision: str) -> di
 
 
 def assertion_verify(
-    *, device: Device, credential: Any, approval_id: UUID, decision: str
+    *, device: Device, credential: Any, approval_id: UUID | None, decision: str, purpose: str = Purpose.DECIDE
 ) -> webauthn.VerifiedAssertion:
     """Verify a decision assertion: bound challenge (single use), this device's credential, UV, sign count.
 
@@ -133,7 +135,7 @@ def assertion_verify(
     """
     stored = credential_of(device)
     expected = challenge_consume(
-        credential=credential, purpose=Purpose.DECIDE, device=device, approval_id=approval_id, decision=decision
+        credential=credential, purpose=purpose, device=device, approval_id=approval_id, decision=decision
     )
     verified = webauthn.verify_assertion(
         rp=relying_party(),

@@ -91,6 +91,7 @@ class WebAuthnChallenge(models.Model):
     class Purpose(models.TextChoices):
         REGISTER = "register"
         DECIDE = "decide"
+        MANAGE = "manage"  # a change to the device itself (removing it): ``decision`` names the action
 
     challenge = models.CharField(max_length=100, unique=True, help_text="base64url of the random challenge.")
     purpose = models.CharField(max_length=10, choices=Purpose.choices)

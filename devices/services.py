@@ -320,6 +320,34 @@ def device_update_push_token(*, device: Device, fcm_token: str) -> Device:
     return device
 
 
+def device_remove_with_assertion(*, device: Device, credential: Any, client_ip: str | None = None) -> bool:
+    """The user removes their own WebAuthn device: weakening MFA needs a fresh UV assertion (single use).
+
+    Raises ``WebAuthnChallengeInvalidError``, ``WebAuthnVerificationError`` or ``NotWebAuthnDeviceError``
+    (audited as ``device.remove_refused``); returns what ``device_revoke`` returns.
+    """
+    try:
+        credentials.assertion_verify(
+            device=device,
+            credential=credential,
+            approval_id=None,
+            decision="remove",
+            purpose=credentials.Purpose.MANAGE,
+        )
+    except DomainError as exc:
+        audit_record(
+            kind="device.remove_refused",
+            tenant_id=device.subscriber.tenant_id,
+            actor=f"device:{device.pk}",
+            subscriber_id=device.subscriber_id,
+            device_id=device.pk,
+            ip=client_ip,
+            detail={"reason": exc.code},
+        )
+        raise
+    return device_revoke(device=device, actor=f"device:{device.pk}")
+
+
 def device_rename(*, device: Device, name: str) -> Device:
     """Give the device a name its user recognises (shown in admin and in the device list)."""
     Device.objects.filter(pk=device.pk).update(name=name)

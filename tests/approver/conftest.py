@@ -59,6 +59,15 @@ class Browser:
         assert options.status_code == 200, options.json()
         return self.authenticator.get(options.json()["publicKey"])
 
+    def remove(self, *, with_assertion: bool = True) -> Any:
+        """Remove this phone, confirming with a fresh assertion as the page does."""
+        body: dict[str, Any] = {}
+        if with_assertion:
+            options = self.call("POST", "me/options", {})
+            assert options.status_code == 200, options.json()
+            body["credential"] = self.authenticator.get(options.json()["publicKey"])
+        return self.call("DELETE", "me", body)
+
     def decide(self, approval_id: str, decision: str, number: str = "", *, with_assertion: bool = True) -> Any:
         body: dict[str, Any] = {"decision": decision, "number": number}
         if with_assertion:

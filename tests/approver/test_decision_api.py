@@ -164,10 +164,30 @@ def test_decide__without_csrf__refused(enrolled, login):
     assert ApprovalRequest.objects.get(pk=login["txid"]).status == "pending"
 
 
-def test_options__app_key_device__refused(phone, relying, browser):
+def test_session__app_key_device_token_as_cookie__refused(phone, relying, browser):
     login = relying.auth("alice").json()
-    browser.client.cookies["mfa_approver"] = phone.token  # an app-key device has no WebAuthn credential
-    response = browser.call("POST", f"approvals/{login['txid']}/options", {"decision": "approve"})
-    assert response.status_code == 403
-    assert response.json()["code"] == "not_webauthn_device"
+    browser.client.cookies["mfa_approver"] = phone.token  # only WebAuthn devices ever get the cookie
+    response = browser.call("POST", f"approvals/{login['txid']}/decision", {"decision": "deny"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert ApprovalRequest.objects.get(pk=login["txid"]).status == "pending"
     assert not WebAuthnChallenge.objects.exists()
+
+
+def test_decide_webauthn_service__app_key_device__refused_and_audited(phone, relying):
+    from approvals.services import approval_request_decide_webauthn
+    from devices.credentials import NotWebAuthnDeviceError
+    from devices.models import Device
+
+    login = relying.auth("alice").json()
+    with pytest.raises(NotWebAuthnDeviceError):
+        approval_request_decide_webauthn(
+            device=Device.objects.get(pk=phone.device_id),
+            approval_id=login["txid"],
+            decision="deny",
+            number="",
+            credential=None,
+        )
+    assert ApprovalRequest.objects.get(pk=login["txid"]).status == "pending"
+    refused = AuditEvent.objects.get(kind="approval.decision_refused", approval_id=login["txid"])
+    assert refused.detail["reason"] == "not_webauthn_device"

@@ -48,7 +48,7 @@ def test_history__recent_requests_with_who_decided(enrolled, relying):
 
 def test_remove__device_revoked_session_ended(enrolled, relying, settings):
     device = device_of(enrolled)
-    response = enrolled.call("DELETE", "me")
+    response = enrolled.remove()
     assert response.status_code == 204
     assert response.cookies[settings.MFA_APPROVER_COOKIE_NAME].value == ""
     device.refresh_from_db()
@@ -62,7 +62,7 @@ def test_remove__device_revoked_session_ended(enrolled, relying, settings):
 
 def test_remove__stale_cookie_of_revoked_device__device_revoked(enrolled, settings):
     token = enrolled.client.cookies[settings.MFA_APPROVER_COOKIE_NAME].value
-    enrolled.call("DELETE", "me")
+    assert enrolled.remove().status_code == 204
     enrolled.client.cookies[settings.MFA_APPROVER_COOKIE_NAME] = token
     response = enrolled.call("GET", "approvals")
     assert response.status_code == 401
@@ -95,7 +95,13 @@ def test_push_subscription__malformed_keys__refused(enrolled):
 
 
 def test_device_api__no_session__401_everywhere(browser):
-    for method, path in [("GET", "approvals"), ("GET", "history"), ("PATCH", "me"), ("DELETE", "me")]:
+    for method, path in [
+        ("GET", "approvals"),
+        ("GET", "history"),
+        ("PATCH", "me"),
+        ("DELETE", "me"),
+        ("POST", "me/options"),
+    ]:
         response = browser.call(method, path, {"name": "x"} if method == "PATCH" else None)
         assert response.status_code == 401, (method, path)
         assert response.json()["code"] == "not_authenticated"
@@ -111,3 +117,25 @@ def test_device_session__tenant_policy_requires_client_certificate__refused(enro
     assert response.status_code == 403
     assert response.json()["code"] == "policy_denied"
     assert ApprovalRequest.objects.get(pk=login["txid"]).status == "pending"
+
+
+def test_remove__without_fresh_assertion__refused_device_kept(enrolled):
+    response = enrolled.remove(with_assertion=False)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_input"
+    enrolled.authenticator.user_verified = False
+    response = enrolled.remove()
+    assert response.status_code == 400
+    assert response.json()["code"] == "webauthn_verification_failed"
+    device = device_of(enrolled)
+    assert device.status == Device.Status.ACTIVE
+    assert AuditEvent.objects.filter(kind="device.remove_refused", device_id=device.pk).exists()
+
+
+def test_remove__assertion_made_for_an_approval__cannot_remove(enrolled, relying):
+    login = relying.auth("alice").json()
+    credential = enrolled.assertion(login["txid"], "approve")
+    response = enrolled.call("DELETE", "me", {"credential": credential})
+    assert response.status_code == 400
+    assert response.json()["code"] == "webauthn_challenge_invalid"
+    assert device_of(enrolled).status == Device.Status.ACTIVE

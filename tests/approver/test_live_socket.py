@@ -61,6 +61,6 @@ async def test_browser_socket__missing_or_unknown_cookie__closed_4401(db, cookie
 
 async def test_browser_socket__revoked_device_cookie__closed_4401(enrolled):
     cookie = session_cookie(enrolled)
-    await sync_to_async(enrolled.call)("DELETE", "me")
+    assert (await sync_to_async(enrolled.remove)()).status_code == 204
     ok, code = await socket(cookie).connect(timeout=3)
     assert (ok, code) == (False, 4401)

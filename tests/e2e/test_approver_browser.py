@@ -159,6 +159,25 @@ def test_browser__this_was_not_me__fraud_recorded(approver_server, phone):
     events = approver_server.query("SELECT kind FROM audit_auditevent WHERE approval_id = ?", txid_hex)
     assert ("approval.fraud",) in events, events
 
+    # Manage the phone: recent requests show the report, rename, then remove it (fresh fingerprint check).
+    page.click("#back-button")
+    page.click("#device-button")
+    page.wait_for_selector("#history-list li")
+    assert "fraud (this phone)" in page.text_content("#history-list")
+    page.fill("#rename-input", "Work phone")
+    page.click("#rename-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('Work phone')")
+    assert accessibility_problems(page) == []
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#remove-button")
+    page.wait_for_selector("body[data-view=removed]")
+    rows = approver_server.query(
+        "SELECT d.name, d.status FROM devices_device d JOIN tenants_subscriber s ON s.id = d.subscriber_id "
+        "JOIN tenants_tenant t ON t.id = s.tenant_id WHERE t.slug = 'fraud'"
+    )
+    assert rows == [("Work phone", "revoked")]
+    assert phone.csp_violations() == []
+
 
 def test_browser__push_reaches_service_worker__notification_opens_the_request(approver_server, phone):
     """The service worker's push handler (CDP delivers a push without a push service; experimental API)."""

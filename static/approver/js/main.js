@@ -363,12 +363,17 @@ async function onRename(event) {
 async function onRemove() {
   if (!window.confirm("Remove this phone? It will no longer be able to approve sign-ins.")) return;
   try {
-    await api("me", { method: "DELETE" });
+    setStatus("Confirm with your fingerprint or face…");
+    const options = await api("me/options", { method: "POST", body: {} });
+    const credential = await getAssertion(options.publicKey);
+    await api("me", { method: "DELETE", body: { credential } });
+    setStatus("");
     if (state.live) state.live.close();
     state.live = null;
     state.me = null;
     show("removed");
   } catch (err) {
+    setStatus("");
     setAlert(err);
   }
 }
