@@ -87,3 +87,13 @@ def test_enforce_web_client__browser_network_and_certificate(tenant, subscriber,
     assert caught.value.extra["reason"] == "certificate_not_bound_to_subscriber"
     event = AuditEvent.objects.filter(kind="policy.refused").order_by("id").first()
     assert (event.actor, event.ip, event.detail["phase"]) == ("web", "198.51.100.1", "access")
+
+
+def test_connection_permissions__without_an_authenticated_party_leave_it_to_authentication():
+    from types import SimpleNamespace
+
+    from policies.permissions import DeviceConnectionPermission, RelyingConnectionPermission
+
+    anonymous = SimpleNamespace(user=None, META={})
+    assert RelyingConnectionPermission().has_permission(anonymous, None) is True
+    assert DeviceConnectionPermission().has_permission(anonymous, None) is True
