@@ -6,19 +6,39 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from devices.models import Device, Enrollment
+from devices.models import Device, Enrollment, WebAuthnCredential
 from devices.services import device_revoke, enrollment_expire
 from mfa_server.admin_tools import TenantScopedAdmin, admin_actor
+
+
+class WebAuthnCredentialInline(admin.StackedInline):
+    """The approver web app's platform credential (read-only: created by WebAuthn registration)."""
+
+    model = WebAuthnCredential
+    can_delete = False
+    extra = 0
+    fields = ["credential_id", "aaguid", "sign_count", "transports", "attestation_format", "backed_up", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Device)
 class DeviceAdmin(TenantScopedAdmin):
     tenant_path = "subscriber__tenant"
-    list_display = ["name", "subscriber", "platform", "status", "created_at", "last_seen_at"]
-    list_filter = ["status", "platform"]
+    list_display = ["name", "subscriber", "kind", "platform", "status", "created_at", "last_seen_at"]
+    list_filter = ["status", "kind", "platform"]
     search_fields = ["name", "subscriber__username"]
-    fields = ["name", "subscriber", "platform", "status", "has_push_token", "created_at", "last_seen_at", "revoked_at"]
-    readonly_fields = ["subscriber", "platform", "status", "has_push_token", "created_at", "last_seen_at", "revoked_at"]
+    fields = [
+        "name", "subscriber", "kind", "platform", "status", "has_push_token", "has_webpush",
+        "created_at", "last_seen_at", "revoked_at",
+    ]  # fmt: skip
+    readonly_fields = [
+        "subscriber", "kind", "platform", "status", "has_push_token", "has_webpush",
+        "created_at", "last_seen_at", "revoked_at",
+    ]  # fmt: skip
+    inlines = [WebAuthnCredentialInline]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -27,6 +47,10 @@ class DeviceAdmin(TenantScopedAdmin):
     @admin.display(boolean=True, description="FCM token")
     def has_push_token(self, obj: Device) -> bool:
         return bool(obj.fcm_token)
+
+    @admin.display(boolean=True, description="Web Push")
+    def has_webpush(self, obj: Device) -> bool:
+        return bool(obj.webpush_subscription)
 
     @admin.action(description="Revoke (the device can no longer approve)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Device]) -> None:

@@ -92,3 +92,23 @@ def test_logo__unknown_tenant__404(client):
 def test_readable_text_on__always_meets_wcag_aa():
     for colour in ["#ffffff", "#000000", "#777777", "#1d4ed8", "#ff6600", "#00ff00", "#767676"]:
         assert contrast_ratio(colour, readable_text_on(colour)) >= 4.5, colour
+
+
+def test_admin__device_page_shows_webauthn_credential_read_only(enrolled, admin_client):
+    from devices.models import Device
+
+    device = Device.objects.get()
+    response = admin_client.get(f"/admin/devices/device/{device.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert enrolled.authenticator.credential_id_b64 in html
+    assert "WebAuthn platform credential" in html
+
+
+def test_admin__tenant_branding_fieldset(admin_client, tenant):
+    response = admin_client.get(f"/admin/tenants/tenant/{tenant.pk}/change/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for field in ("brand_primary_color", "brand_background_color", "brand_logo", "app_name", "app_short_name"):
+        assert f'name="{field}"' in html
+    assert 'href="/approver/?tenant=acme"' in html
