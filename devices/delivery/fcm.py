@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import threading
+import uuid
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -61,7 +62,8 @@ class FcmPushBackend:
                 options: dict[str, Any] = {}
                 if settings.MFA_FCM_PROJECT_ID:
                     options["projectId"] = settings.MFA_FCM_PROJECT_ID
-                self._app = firebase_admin.initialize_app(creds, options, name=f"mfa-fcm-{id(self)}")
+                # A unique name: id(self) is reused once an old backend (settings change) is freed.
+                self._app = firebase_admin.initialize_app(creds, options, name=f"mfa-fcm-{uuid.uuid4().hex}")
             return self._app
 
     def send(self, messages: Sequence[PushMessage]) -> list[DeliveryResult]:

@@ -103,3 +103,16 @@ def test_fcm_push__token_update_bad_input__refused_and_nothing_changes(fake_fcm,
     assert unauthenticated.json()["code"] == "not_authenticated"
     assert Device.objects.get(pk=phone.device_id).fcm_token == GOOD
     assert not AuditEvent.objects.filter(kind="device.push_token_updated").exists()
+
+
+
+def test_fcm_backend__rebuilt_after_settings_change__no_firebase_app_name_clash(settings):
+    """A settings change rebuilds the backend; a new one may live at a freed one's address (``id()``)."""
+    from devices.delivery.fcm import FcmPushBackend
+    from tests.live.conftest import service_account_json
+
+    settings.MFA_FCM_CREDENTIALS_JSON = service_account_json("http://127.0.0.1:9/token")
+    for _ in range(5):
+        backend = FcmPushBackend()
+        assert backend._get_app() is not None  # initialize_app raised ValueError on a reused name
+        del backend
