@@ -46,7 +46,8 @@ def test_manifest__default_brand(client):
     assert {"192x192", "512x512"} <= {i["sizes"] for i in manifest["icons"]}
 
 
-def test_manifest__tenant_brand_from_admin_fields(client, tenant):
+def test_manifest__tenant_brand_from_admin_fields(client, tenant, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # the uploaded logo goes to a throwaway folder
     tenant.brand_name, tenant.app_name, tenant.app_short_name = "Acme", "Acme Sign-in", "Acme"
     tenant.brand_primary_color, tenant.brand_background_color = "#ff6600", "#101010"
     tenant.brand_logo = SimpleUploadedFile("logo.png", PNG, content_type="image/png")
