@@ -290,6 +290,10 @@ def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: d
         rules=policy.rules, connection=connection, subscriber=known, phase=engine.Phase.DECIDE, now=now
     )
     if not decision.allowed:
+        # The transaction stays pending, but it records which rule refused an approval.
+        ApprovalRequest.objects.filter(pk=approval.pk, status=ApprovalRequest.Status.PENDING).update(
+            policy_rule=decision.rule
+        )
         facts = RequestFacts(end_user_ip=connection.end_user_ip, device_id=device.pk)
         evaluation = Evaluation(decision=decision, subscriber=subscriber, policy=policy)
         _audit_refusal(

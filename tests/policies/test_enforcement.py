@@ -256,7 +256,7 @@ def test_new_device__cannot_approve_from_unknown_network(relying, subscriber, te
     body = problem(new_phone.decide(created["txid"], "approve", created["number"]), 403, "policy_denied")
     assert body["fields"] == {"rule": "new_device", "reason": "new_device_unknown_network"}
     approval = ApprovalRequest.objects.get(pk=created["txid"])
-    assert (approval.status, approval.decided_by_id) == ("pending", None)
+    assert (approval.status, approval.decided_by_id, approval.policy_rule) == ("pending", None, "new_device")
     event = AuditEvent.objects.get(kind="policy.refused")
     assert (str(event.approval_id), event.device_id, event.detail["phase"]) == (
         created["txid"],
