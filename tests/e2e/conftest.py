@@ -27,10 +27,6 @@ from typing import Any
 
 import pytest
 
-# Playwright's sync API keeps an event loop running in this thread; Django's async-safety check would then
-# refuse the (session) test-database setup. Only this folder sets it (microsoft/playwright-pytest#29, #46).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "test-output"
 CHROMIUM = os.environ.get("MFA_E2E_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -112,7 +108,7 @@ class LiveServer:
             return db.execute(sql, params).fetchall()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def approver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if _chromium_missing():
         pytest.skip(_chromium_missing() or "")
@@ -154,8 +150,9 @@ def approver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
             print(log_path.read_text(errors="replace")[-5000:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
+    """One browser for this folder, closed when its tests are done (memory on a shared 2-core machine)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
