@@ -18,7 +18,7 @@ from devices.delivery import get_push_backends
 from devices.delivery.base import PushMessage
 from devices.models import Device
 from devices.services import device_drop_webpush_subscription, device_invalidate_push_token
-from mfa_server.background import run_coroutine, run_in_background
+from mfa_server.background import run_coroutine, run_in_background, run_provider_call
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def notify_devices_of_request(*, approval: ApprovalRequest) -> None:
     webpush = {pk: subscription for pk, _, subscription in rows if subscription}
     approval_id = str(approval.pk)
     tenant_id = approval.subscriber.tenant_id
-    transaction.on_commit(lambda: run_in_background(_deliver_request, approval_id, tenant_id, targets, webpush))
+    event = {"type": "approval.request", "approval_id": approval_id}
+    transaction.on_commit(lambda: run_in_background(_broadcast, [device_id for device_id, _ in targets], event))
+    transaction.on_commit(lambda: run_provider_call(_deliver_request, approval_id, tenant_id, targets, webpush))
 
 
 def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:
@@ -66,7 +68,6 @@ def _broadcast(device_ids: list[int], event: dict[str, str]) -> None:
 def _deliver_request(
     approval_id: str, tenant_id: int, targets: list[tuple[int, str]], webpush: dict[int, dict[str, Any]] | None = None
 ) -> None:
-    _broadcast([device_id for device_id, _ in targets], {"type": "approval.request", "approval_id": approval_id})
     webpush = webpush or {}
     messages = [
         PushMessage(

@@ -19,23 +19,31 @@ from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mfa-bg")
+# Calls to outside push providers (FCM, Web Push) get their own pool: when a provider hangs, its calls
+# wait out their timeouts there instead of holding up WebSocket notices and webhooks.
+_provider_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mfa-push")
 _loop_lock = threading.Lock()
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
 
 def run_in_background(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
     """Run ``fn`` on the shared pool; errors are logged, database connections are tidied afterwards."""
+    return _executor.submit(_task, fn, args, kwargs)
 
-    def task() -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Exception:
-            logger.exception("background task %s failed", getattr(fn, "__name__", fn))
-            return None
-        finally:
-            close_old_connections()
 
-    return _executor.submit(task)
+def run_provider_call(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    """Like ``run_in_background``, on the pool reserved for calls to outside push providers."""
+    return _provider_executor.submit(_task, fn, args, kwargs)
+
+
+def _task(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        logger.exception("background task %s failed", getattr(fn, "__name__", fn))
+        return None
+    finally:
+        close_old_connections()
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:

@@ -196,6 +196,8 @@ MFA_WEBPUSH_TTL_SECONDS = env.int("MFA_WEBPUSH_TTL_SECONDS", default=60)
 # FCM: service-account JSON file path (GOOGLE_APPLICATION_CREDENTIALS) or base64 JSON.
 MFA_FCM_CREDENTIALS_JSON = env.str("MFA_FCM_CREDENTIALS_JSON", default="")
 MFA_FCM_PROJECT_ID = env.str("MFA_FCM_PROJECT_ID", default="")
+# Seconds one FCM HTTP call may take (firebase-admin waits 120 s by default; a push is useless by then).
+MFA_FCM_TIMEOUT_SECONDS = env.float("MFA_FCM_TIMEOUT_SECONDS", default=10.0)
 
 # --- pki -------------------------------------------------------------------------------------
 # Fernet keys (urlsafe base64, 32 bytes), newest first, that encrypt CA private keys at rest.

@@ -24,5 +24,5 @@ def get_push_backends() -> tuple[PushBackend, ...]:
 
 @receiver(setting_changed)
 def _reset_backends(*, setting: str, **kwargs: object) -> None:
-    if setting in {"MFA_PUSH_BACKENDS", "MFA_FCM_CREDENTIALS_JSON", "MFA_FCM_PROJECT_ID"}:
+    if setting in {"MFA_PUSH_BACKENDS", "MFA_FCM_CREDENTIALS_JSON", "MFA_FCM_PROJECT_ID", "MFA_FCM_TIMEOUT_SECONDS"}:
         _backends.cache_clear()

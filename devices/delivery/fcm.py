@@ -59,7 +59,7 @@ class FcmPushBackend:
                     logger.warning("FCM backend configured without credentials; FCM delivery is off")
                     self._disabled = True
                     return None
-                options: dict[str, Any] = {}
+                options: dict[str, Any] = {"httpTimeout": settings.MFA_FCM_TIMEOUT_SECONDS}
                 if settings.MFA_FCM_PROJECT_ID:
                     options["projectId"] = settings.MFA_FCM_PROJECT_ID
                 # A unique name: id(self) is reused once an old backend (settings change) is freed.

@@ -252,13 +252,17 @@ class HttpRecorder:
                 if delay:
                     time.sleep(delay)
                 raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-                self.wfile.flush()
-                request.answered.set()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    self.wfile.flush()
+                except OSError:  # the client gave up waiting (its timeout)
+                    self.close_connection = True
+                finally:
+                    request.answered.set()
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass

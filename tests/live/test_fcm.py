@@ -5,15 +5,20 @@ from __future__ import annotations
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from devices.models import Device
+from mfa_server.asgi import application
+from tenants.services import subscriber_get_or_create
 from tests.conftest import make_device
-from tests.live.conftest import FCM_ACCESS_TOKEN
+from tests.live.conftest import FCM_ACCESS_TOKEN, eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
+HANGING_PUSHES = 8
 GOOD, GONE, DOWN = "fcm-token-good-1", "fcm-token-unregistered-1", "fcm-token-outage-1"
 
 
@@ -105,7 +110,6 @@ def test_fcm_push__token_update_bad_input__refused_and_nothing_changes(fake_fcm,
     assert not AuditEvent.objects.filter(kind="device.push_token_updated").exists()
 
 
-
 def test_fcm_backend__rebuilt_after_settings_change__no_firebase_app_name_clash(settings):
     """A settings change rebuilds the backend; a new one may live at a freed one's address (``id()``)."""
     from devices.delivery.fcm import FcmPushBackend
@@ -116,3 +120,43 @@ def test_fcm_backend__rebuilt_after_settings_change__no_firebase_app_name_clash(
         backend = FcmPushBackend()
         assert backend._get_app() is not None  # initialize_app raised ValueError on a reused name
         del backend
+
+
+@pytest.mark.asyncio
+async def test_fcm_push__provider_hangs__websocket_notice_to_other_user_not_held_up(
+    fake_fcm, relying, phone, tenant, settings
+):
+    """An FCM outage that makes every send hang must not delay WebSocket notices (or anything else)."""
+    settings.MFA_POLICY_PUSH_LIMIT = 0  # alice asks many times here; push-fatigue limits are not under test
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 2.0)
+    await Device.objects.filter(pk=phone.device_id).aupdate(fcm_token=DOWN)
+    bob = await sync_to_async(subscriber_get_or_create)(tenant=tenant, username="bob")
+    bob_phone = await sync_to_async(make_device)(bob, "Bob phone")
+    ws = WebsocketCommunicator(
+        application, "/ws/device", headers=[(b"authorization", f"Device {bob_phone.token}".encode())]
+    )
+    assert (await ws.connect(timeout=3))[0]
+    try:
+        for i in range(HANGING_PUSHES):  # as many hanging sends as the background pool has threads
+            assert (await sync_to_async(relying.auth)("alice", display_text=f"alice {i}")).status_code == 201
+        created = await sync_to_async(relying.auth)("bob", display_text="bob")
+        started = time.monotonic()
+        message = await ws.receive_json_from(timeout=5)
+        waited = time.monotonic() - started
+        assert message == {"type": "approval.request", "approval_id": created.json()["txid"]}
+        assert waited < 0.6, f"bob's WebSocket notice waited {waited:.2f}s behind the hanging FCM sends"
+    finally:
+        await ws.disconnect()
+        await sync_to_async(fake_fcm.recorder.wait_answered)(HANGING_PUSHES, timeout=15, path_suffix=":send")
+
+
+def test_fcm_push__provider_never_answers__send_times_out_and_is_audited(fake_fcm, relying, phone, settings):
+    settings.MFA_FCM_TIMEOUT_SECONDS = 0.5
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 5.0)  # answers long after the timeout
+    Device.objects.filter(pk=phone.device_id).update(fcm_token=DOWN)
+    txid = relying.auth("alice").json()["txid"]
+    started = time.monotonic()
+    failed = eventually(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).first(), timeout=4)
+    waited = time.monotonic() - started
+    assert failed.detail == {"backend": "FcmPushBackend", "error": "UNAVAILABLE"}  # how firebase-admin maps a timeout
+    assert waited < 3.0, f"the FCM call hung {waited:.2f}s despite a 0.5 s timeout (one retry included)"
