@@ -20,13 +20,16 @@ CLOSE_UNAUTHENTICATED = 4401
 
 
 @database_sync_to_async
-def _authenticate(token: str) -> tuple[Device, list[str]] | None:
+def _authenticate(token: str) -> Device | None:
     try:
-        device = device_for_token(token=token)
+        return device_for_token(token=token)
     except DomainError:
         return None
-    pending = [str(pk) for pk in approval_requests_pending_for_device(device=device).values_list("pk", flat=True)]
-    return device, pending
+
+
+@database_sync_to_async
+def _pending_ids(device: Device) -> list[str]:
+    return [str(pk) for pk in approval_requests_pending_for_device(device=device).values_list("pk", flat=True)]
 
 
 class DeviceConsumer(AsyncJsonWebsocketConsumer):
@@ -40,15 +43,16 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         token = token_from_header(headers.get(b"authorization", b"").decode("latin-1")) or session_token_from_headers(
             headers
         )
-        authenticated = await _authenticate(token) if token else None
-        if authenticated is None:
+        device = await _authenticate(token) if token else None
+        if device is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        device, pending = authenticated
         self.group_name = device_group_name(device.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
-        for approval_id in pending:
+        # Read what is pending only after joining the group: a request created in between is then
+        # announced twice (harmless) instead of not at all.
+        for approval_id in await _pending_ids(device):
             await self.send_json({"type": "approval.request", "approval_id": approval_id})
 
     async def disconnect(self, code: int) -> None:
