@@ -219,7 +219,7 @@ def approval_request_decide(
     ``ProofReusedError``, ``ApprovalExpiredError``, ``ApprovalAlreadyDecidedError``, and
     ``NumberMismatchError`` (the request is denied and the failure counted). Every refusal is audited.
     """
-    approval = _approval_of_device(device=device, approval_id=approval_id)
+    approval = _approval_of_device(device=device, approval_id=approval_id, decision=decision, client_ip=client_ip)
     refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
     now = timezone.now()
     if abs(now.timestamp() - timestamp) > settings.MFA_PROOF_SKEW_SECONDS:
@@ -256,7 +256,7 @@ def approval_request_decide_webauthn(
     ``approval_request_decide`` raises, plus ``WebAuthnRequiredError``, ``WebAuthnChallengeInvalidError``
     and ``WebAuthnVerificationError``; every refusal is audited.
     """
-    approval = _approval_of_device(device=device, approval_id=approval_id)
+    approval = _approval_of_device(device=device, approval_id=approval_id, decision=decision, client_ip=client_ip)
     refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
     if device.kind != Device.Kind.WEBAUTHN:  # app-key devices decide with their signed proofs only
         raise refuse(NotWebAuthnDeviceError(), "not_webauthn_device")
@@ -279,13 +279,23 @@ def approval_request_decide_webauthn(
     )
 
 
-def _approval_of_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
+def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, client_ip: str | None) -> ApprovalRequest:
     approval = (
         ApprovalRequest.objects.select_related("application", "subscriber")
         .filter(pk=approval_id, subscriber_id=device.subscriber_id)
         .first()
     )
     if approval is None:
+        # Another subscriber's (or no) transaction: audited in the device's tenant, never linked to that id.
+        audit_record(
+            kind="approval.decision_refused",
+            tenant_id=device.subscriber.tenant_id,
+            actor=f"device:{device.pk}",
+            subscriber_id=device.subscriber_id,
+            device_id=device.pk,
+            ip=client_ip,
+            detail={"reason": "approval_not_found", "decision": decision, "approval": str(approval_id)},
+        )
         raise ApprovalNotFoundError()
     return approval
 

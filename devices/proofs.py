@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -24,7 +24,10 @@ def canonical_payload(*, approval_id: str, decision: str, number: str, timestamp
 
 def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
     """Parse a PEM SubjectPublicKeyInfo; raises ``ValueError`` unless it is a P-256 key."""
-    key = serialization.load_pem_public_key(pem.encode())
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except UnsupportedAlgorithm as exc:  # a well-formed key of an algorithm cryptography does not know
+        raise ValueError("the device key must be an EC P-256 public key") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise ValueError("the device key must be an EC P-256 public key")
     return key

@@ -7,6 +7,8 @@ from typing import Any
 
 import segno
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -27,6 +29,22 @@ class TenantScopedAdmin(admin.ModelAdmin):
             return queryset
         prefix = f"{self.tenant_path}__" if self.tenant_path else ""
         return queryset.filter(**{f"{prefix}memberships__user": request.user}).distinct()
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """Relation filters (e.g. by tenant) offer only values from the admin's own objects, not every tenant's."""
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        return [self._related_only(entry) for entry in filters]
+
+    def _related_only(self, entry: Any) -> Any:
+        if not isinstance(entry, str):
+            return entry
+        try:
+            field = get_fields_from_path(self.model, entry)[-1]
+        except FieldDoesNotExist:
+            return entry
+        return (entry, admin.RelatedOnlyFieldListFilter) if field.is_relation else entry
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -19,10 +20,8 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://mfa.invalid/problems/"
 
 
-def problem_response(
-    *, code: str, status: int, detail: str, fields: dict[str, Any] | None = None, headers: dict[str, str] | None = None
-) -> Response:
-    """Build a problem-details response; ``code`` is the machine-readable identifier clients switch on."""
+def problem_body(*, code: str, status: int, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The RFC 9457 document itself (type, title, status, detail) plus our ``code`` and optional ``fields``."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": code.replace("_", " ").capitalize(),
@@ -32,8 +31,23 @@ def problem_response(
     }
     if fields:
         body["fields"] = fields
-    response = Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
-    return response
+    return body
+
+
+def problem_response(
+    *, code: str, status: int, detail: str, fields: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """Build a problem-details response; ``code`` is the machine-readable identifier clients switch on."""
+    body = problem_body(code=code, status=status, detail=detail, fields=fields)
+    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler404``: problem details under ``/api/`` (e.g. a malformed transaction id), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = problem_body(code="not_found", status=404, detail="Not found.")
+        return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+    return page_not_found(request, exception)
 
 
 _DRF_CODES: dict[type[drf_exceptions.APIException], str] = {
@@ -54,7 +68,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DomainError):
         headers = {"Retry-After": str(exc.retry_after)} if hasattr(exc, "retry_after") else None
         if exc.http_status == 401:
-            headers = {**(headers or {}), "WWW-Authenticate": 'Basic realm="mfa"'}
+            # The challenge of the view's own scheme: "Device" on the device API, "Basic" on the relying API.
+            view, request = context.get("view"), context.get("request")
+            challenge = view.get_authenticate_header(request) if view is not None and request is not None else None
+            headers = {**(headers or {}), "WWW-Authenticate": challenge or 'Basic realm="mfa"'}
         return problem_response(
             code=exc.code, status=exc.http_status, detail=exc.message, fields=exc.extra or None, headers=headers
         )

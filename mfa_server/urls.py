@@ -10,6 +10,8 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+handler404 = "mfa_server.api.not_found"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -54,7 +55,7 @@ class SignedRequestAuthentication(BaseAuthentication):
                 path=request.path,
                 form_params=form_params,
                 query_params=query_params,
-                body=body if not is_form else b"",
+                body=body,  # v4/v5 hash the raw body whatever its type; v2 signs the form parameters instead
                 x_duo_headers=x_duo,
             )
             for host in sorted(hosts)
@@ -76,3 +77,19 @@ class SignedRequestAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="mfa"'
+
+
+class SignedRequestScheme(OpenApiAuthenticationExtension):
+    """Documents the signed-request scheme in the OpenAPI document."""
+
+    target_class = SignedRequestAuthentication
+    name = "signedRequest"
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "`Basic base64(integration_key:hex(HMAC(secret_key, canonical request)))` plus a `Date` "
+            "(or `X-Duo-Date`) header within the allowed skew; Duo signature v5 (HMAC-SHA512, JSON body hash) "
+            "or v2 (HMAC-SHA1/SHA512 over the form parameters).",
+        }

@@ -7,6 +7,7 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +29,8 @@ from policies.permissions import RelyingConnectionPermission
 class RelyingApi(APIView):
     authentication_classes = [SignedRequestAuthentication]
     permission_classes = [RelyingConnectionPermission]  # the policy's mTLS / source-network locks
+    # JSON for signature v4/v5 clients; form bodies for Duo-style signature v2 clients (which sign the form).
+    parser_classes = [JSONParser, FormParser]
 
     @property
     def application(self) -> Application:
@@ -38,6 +41,12 @@ class CheckApi(RelyingApi):
     @extend_schema(summary="Check credentials and clock", responses={200: dict})
     def get(self, request: Request) -> Response:
         return Response({"time": int(timezone.now().timestamp()), "application": self.application.name})
+
+    @extend_schema(
+        summary="Check credentials and clock (POST, e.g. a signature v2 form body)", request=None, responses={200: dict}
+    )
+    def post(self, request: Request) -> Response:
+        return self.get(request)
 
 
 class PreauthApi(RelyingApi):

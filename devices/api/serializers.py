@@ -73,7 +73,8 @@ class ApprovalDetailSerializer(serializers.ModelSerializer):
 class DecisionInputSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=DECISIONS)
     number = serializers.RegexField(r"^[0-9]{0,8}$", required=False, allow_blank=True, default="")
-    timestamp = serializers.IntegerField(min_value=0, help_text="Unix seconds when the device signed.")
+    # Bounded so the freshness check never meets a number too large for a float.
+    timestamp = serializers.IntegerField(min_value=0, max_value=2**53, help_text="Unix seconds when the device signed.")
     signature = serializers.RegexField(
         r"^[A-Za-z0-9_-]{16,200}$", help_text="base64url DER ECDSA-SHA256 over the canonical payload."
     )
