@@ -13,11 +13,13 @@ def test_auth__approve_with_matching_number__relying_status_allows(relying, phon
     created = relying.auth("alice", ip="203.0.113.7", display_text="Webmail login", type="webmail")
     assert created.status_code == 201, created.json()
     txid, number = created.json()["txid"], created.json()["number"]
-    assert len(number) == 3 and created.json()["result"] == "waiting"
+    assert len(number) == 3
+    assert created.json()["result"] == "waiting"
 
     pending = phone.get("approvals").json()
     assert [p["approval_id"] for p in pending] == [txid]
-    assert pending[0]["ip"] == "203.0.113.7" and pending[0]["display_text"] == "Webmail login"
+    assert pending[0]["ip"] == "203.0.113.7"
+    assert pending[0]["display_text"] == "Webmail login"
     assert "number" not in pending[0]
 
     decided = phone.decide(txid, "approve", number)
