@@ -77,3 +77,12 @@ def test_client_ip__reads_the_configured_header(proxied, settings):
     from mfa_server.net import client_ip
 
     assert client_ip(request) == "2.2.2.2"
+
+
+def test_check_trusted_proxies__bad_cidr_is_a_startup_error(settings):
+    from policies.checks import check_trusted_proxies
+
+    settings.MFA_TRUSTED_PROXIES = ["10.0.0.0/8", "fd00::/8"]
+    assert check_trusted_proxies() == []
+    settings.MFA_TRUSTED_PROXIES = ["10.0.0.0/33"]
+    assert [error.id for error in check_trusted_proxies()] == ["policies.E001"]
