@@ -428,3 +428,27 @@ def test_auth__malformed_authorization__401_40101(duo_server):
     )
     assert response.status_code == 401
     assert response.json() == {"stat": "FAIL", "code": 40101, "message": "Missing request credentials"}
+
+
+def test_native_push__visible_through_duo_auth_status(duo_auth, duo_server, issued_app):
+    """Vice versa: a transaction started through our own relying API is polled through the Duo surface."""
+    from approvals.services import LoginContext, approval_request_create
+
+    device = _enrolled(duo_auth, duo_server)
+    native = approval_request_create(
+        application=issued_app.application, username="alice", context=LoginContext(ip="203.0.113.5")
+    )
+    assert duo_auth.auth_status(str(native.pk))["waiting"] is True
+    device.decide(str(native.pk), "approve", native.number)
+    assert duo_auth.auth_status(str(native.pk))["success"] is True
+    kinds = list(AuditEvent.objects.filter(approval_id=native.pk).order_by("id").values_list("kind", flat=True))
+    assert kinds == ["approval.created", "approval.approved"]
+
+
+def test_verified_push__audited_like_a_native_push(duo_auth, duo_server, issued_app):
+    _enrolled(duo_auth, duo_server)
+    pre = duo_auth.preauth(username="alice", client_supports_verified_push="1")
+    duo_auth.auth("push", username="alice", async_txn=True, txid=pre["txid"], ipaddr="192.0.2.3")
+    created = AuditEvent.objects.get(approval_id=pre["txid"], kind="approval.created")
+    assert created.actor == f"app:{issued_app.application.integration_key}"
+    assert created.ip == "192.0.2.3"
