@@ -14,6 +14,7 @@ from approvals.models import UsedProof
 from approvals.services import approval_requests_expire_due
 from approvals.webhooks import webhook_retry_due
 from audit.services import audit_seal
+from duo.housekeeping import duo_housekeeping
 from fallbacks.services import fallbacks_housekeeping
 from pki.services import crl_refresh_due
 
@@ -30,6 +31,7 @@ def run_once() -> dict[str, int]:
     sealed = audit_seal()
     crls = crl_refresh_due()  # re-sign CRLs before their nextUpdate
     codes = fallbacks_housekeeping()  # wipe dead session-code copies, forget old TOTP steps
+    duo_rows = duo_housekeeping()  # expired prompt sessions, Verified Push offers, used assertion ids
     return {
         "expired": expired,
         "webhooks": webhooks,
@@ -37,6 +39,7 @@ def run_once() -> dict[str, int]:
         "audit_sealed": sealed,
         "crls_published": crls,
         "fallback_codes_cleaned": codes,
+        "duo_rows_purged": duo_rows,
     }
 
 
