@@ -30,6 +30,7 @@ def test_register__verified_platform_credential__device_created_code_consumed_se
     assert credential.attestation_object is None  # attestation "none": nothing kept
     assert Enrollment.objects.get(subscriber=subscriber).used_at is not None
     cookie = response.cookies[settings.MFA_APPROVER_COOKIE_NAME]
+    assert cookie["secure"] is True  # DEBUG is off in tests
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Strict"
     assert cookie["path"] == "/"
