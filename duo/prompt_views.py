@@ -37,6 +37,7 @@ DEFAULT_BRAND_COLOR = "#1d4ed8"
 class OidcApi(APIView):
     """Parameters from the query string merged with a form or multipart body (each SDK sends one of them)."""
 
+    schema = None  # Duo's OIDC wire format, not part of our OpenAPI schema
     authentication_classes: list[Any] = []
     permission_classes: list[Any] = []
     parser_classes = [FormParser, MultiPartParser]

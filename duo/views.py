@@ -27,8 +27,12 @@ from policies.facts import request_facts
 
 
 class DuoApi(APIView):
-    """Signed (sig v2 form / v4-v5 JSON), Duo envelope on success and failure."""
+    """Signed (sig v2 form / v4-v5 JSON), Duo envelope on success and failure.
 
+    Kept out of our OpenAPI schema: the wire format is Duo's own (docs/duo.md, specs/duo-compat.md).
+    """
+
+    schema = None
     authentication_classes = [DuoSignedRequestAuthentication]
     permission_classes: list[Any] = []
     parser_classes = [JSONParser, FormParser, MultiPartParser]
