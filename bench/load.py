@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -110,8 +111,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     if not sorted_values:
         return float("nan")
-    rank = max(int(round(q / 100 * len(sorted_values) + 0.5)) - 1, 0)
-    return sorted_values[min(rank, len(sorted_values) - 1)]
+    rank = max(math.ceil(q / 100 * len(sorted_values)), 1)
+    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def summarize(rec: Recorder, window_start: float, window_end: float) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""The production layout the README documents and the benchmark starts (deploy/Procfile), and the bench's arithmetic."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bench.cpu import CpuSnapshot, cpu_delta
+from bench.load import percentile
+from bench.servers import PROCFILE, procfile_commands
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_procfile__http_under_wsgi__websockets_under_asgi__and_the_worker():
+    commands = procfile_commands(PROCFILE)
+    assert set(commands) == {"http", "ws", "worker"}
+    assert "--interface wsgi" in commands["http"]
+    assert "mfa_server.wsgi:application" in commands["http"]
+    assert "--interface asginl" in commands["ws"]
+    assert "mfa_server.asgi:application" in commands["ws"]
+    assert commands["worker"].strip() == "python manage.py run_worker"
+
+
+def test_readme_production__runs_the_procfile_defaults():
+    production = README.read_text().split("## Production", 1)[1]
+    commands = procfile_commands(PROCFILE)
+    defaults = {name: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", command).split() for name, command in commands.items()}
+    readme_words = production.replace("\\\n", " ").split()
+    for name in ("http", "ws"):
+        flags = [word for word in defaults[name] if word.startswith("--")]
+        assert all(flag in readme_words for flag in flags), name
+
+
+def test_percentile__nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_cpu_delta__foreign_is_machine_busy_minus_every_group():
+    before = CpuSnapshot({"server:http": {1: 1.0}, "bench": {2: 0.5}}, busy=10.0, total=100.0)
+    after = CpuSnapshot({"server:http": {1: 2.0, 3: 0.5}, "bench": {2: 1.0}}, busy=14.0, total=104.0)
+    used = cpu_delta(before, after)
+    assert used["server:http"] == 1.5
+    assert used["bench"] == 0.5
+    assert (used["machine"], used["capacity"], used["foreign"]) == (4.0, 4.0, 2.0)
