@@ -452,3 +452,29 @@ def test_verified_push__audited_like_a_native_push(duo_auth, duo_server, issued_
     created = AuditEvent.objects.get(approval_id=pre["txid"], kind="approval.created")
     assert created.actor == f"app:{issued_app.application.integration_key}"
     assert created.ip == "192.0.2.3"
+
+
+def test_credentials__from_create_application_command__work_with_duo_client_and_secret_encrypted(duo_server, tenant):
+    import io
+
+    from django.core.management import call_command
+
+    from approvals.models import Application
+
+    out = io.StringIO()
+    call_command("create_application", "--tenant", tenant.slug, "--name", "VPN", stdout=out)
+    issued = json.loads(out.getvalue())
+    assert issued["integration_key"].startswith("DI")
+    assert len(issued["integration_key"]) == 20
+    assert len(issued["secret_key"]) == 40
+    assert issued["api_hostname"] == "localhost"
+    client = duo_client.Auth(
+        ikey=issued["integration_key"],
+        skey=issued["secret_key"],
+        host=issued["api_hostname"],
+        port=duo_server.port,
+        ca_certs=str(duo_server.ca_path),
+    )
+    assert client.check()["time"]
+    stored = Application.objects.get(integration_key=issued["integration_key"]).secret_encrypted
+    assert issued["secret_key"] not in stored

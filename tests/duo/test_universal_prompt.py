@@ -363,7 +363,22 @@ def test_prompt__fraud_report__no_code(universal, duo_server, alice_phone):
     assert PromptSession.objects.get().code_hash is None
 
 
-def test_authorize__short_state__error_page(duo_server, issued_app, redirect_uri):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"state": "s" * 15}, "state must be 16 to 1024"),
+        ({"state": "s" * 1025}, "state must be 16 to 1024"),
+        ({"exp": -10}, "invalid or expired"),
+        ({"aud": "https://elsewhere.example.test"}, "another audience"),
+        ({"iss": "DI" + "Z" * 18}, "not issued by this client"),
+        ({"scope": "profile"}, "scope openid"),
+        ({"duo_uname": ""}, "duo_uname must be"),
+        ({"redirect_uri": "https://app.example.test/other"}, "not registered"),
+    ],
+)
+def test_authorize__invalid_request_jwt__error_page_and_nothing_stored(
+    duo_server, issued_app, redirect_uri, change, message
+):
     ikey = issued_app.application.integration_key
     claims = {
         "scope": "openid",
@@ -372,16 +387,20 @@ def test_authorize__short_state__error_page(duo_server, issued_app, redirect_uri
         "iss": ikey,
         "aud": f"https://localhost:{duo_server.port}",
         "exp": time.time() + 300,
-        "state": "s" * 15,
+        "state": "s" * 36,
         "response_type": "code",
         "duo_uname": "alice",
         "use_duo_code_attribute": True,
+        **change,
     }
+    if "exp" in change:
+        claims["exp"] = time.time() - 120
     request_jwt = jwt.encode(claims, issued_app.secret_key, algorithm="HS512")
     url = f"{duo_server.url}/oauth/v1/authorize?response_type=code&client_id={ikey}&request={request_jwt}"
     page = Browser(duo_server).open(url)
     assert page.status_code == 400
-    assert "state must be 16 to 1024" in page.text
+    assert message in page.text
+    assert "Location" not in page.headers
     assert PromptSession.objects.count() == 0
 
 
