@@ -135,6 +135,13 @@ def test_browser__fingerprint_not_verified__approval_refused(approver_server, ph
 def test_browser__wrong_number__denied(approver_server, phone):
     _, relying = enrol(approver_server, phone, "wrongnum")
     page = phone.page
+    # The network drops: the page says so, and Refresh explains why it cannot check.
+    page.context.set_offline(True)
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('No connection')")
+    page.click("#refresh-button")
+    page.wait_for_selector("#alert[data-code=network_error]:not([hidden])")
+    page.context.set_offline(False)
+    page.wait_for_function("() => document.getElementById('status').textContent === 'Back online.'")
     created = login(relying)
     wait_for_request(page, created["txid"])
     wrong = "".join(str((int(d) + 1) % 10) for d in created["number"])

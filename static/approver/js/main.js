@@ -174,7 +174,8 @@ function onLiveMessage(message) {
     setStatus(`A sign-in code for ${message.application} arrived.`);
   } else if (message.type === "approval.updated") {
     dropCode(message.approval_id);
-    if (state.current && state.current.approval_id === message.approval_id) {
+    // Decided elsewhere (or expired) while on screen; our own decision already shows its own outcome.
+    if (state.current && state.current.approval_id === message.approval_id && !state.current.final) {
       showFinal(message.status);
     }
     refreshPending();
@@ -275,6 +276,7 @@ async function openApproval(approvalId) {
 
 function showFinal(status, message) {
   window.clearTimeout(state.expiryTimer);
+  if (state.current) state.current.final = true;
   $("decision-form").hidden = true;
   const result = $("approval-result");
   result.textContent = message || FINAL_TEXT[status] || `This request is ${status}.`;
