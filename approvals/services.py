@@ -36,9 +36,11 @@ from approvals.notify import notify_devices_of_decision, notify_devices_of_reque
 from approvals.webhooks import webhook_enqueue
 from audit.services import audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
+from devices.credentials import WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
 from mfa_server.crypto import encrypt_secret, tokens_equal
+from mfa_server.errors import DomainError
 from mfa_server.errors import DomainError
 from policies.facts import RequestFacts
 from policies.selectors import effective_policy
@@ -253,8 +255,8 @@ def approval_request_decide_webauthn(
     Approving needs a WebAuthn assertion (UV, this device's credential, a fresh single-use challenge bound
     to this transaction and decision, an increasing sign count); deny and fraud may come with the device
     session alone, and are checked the same way when an assertion is given. Raises what
-    ``approval_request_decide`` raises, plus ``WebAuthnRequiredError``, ``WebAuthnChallengeInvalidError``
-    and ``WebAuthnVerificationError``; every refusal is audited.
+    ``approval_request_decide`` raises, plus ``NotWebAuthnDeviceError``, ``WebAuthnRequiredError``,
+    ``WebAuthnChallengeInvalidError`` and ``WebAuthnVerificationError``; every refusal is audited.
     """
     approval = _approval_of_device(device=device, approval_id=approval_id, decision=decision, client_ip=client_ip)
     refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
