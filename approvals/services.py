@@ -36,11 +36,9 @@ from approvals.notify import notify_devices_of_decision, notify_devices_of_reque
 from approvals.webhooks import webhook_enqueue
 from audit.services import audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
-from devices.credentials import WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
 from mfa_server.crypto import encrypt_secret, tokens_equal
-from mfa_server.errors import DomainError
 from mfa_server.errors import DomainError
 from policies.facts import RequestFacts
 from policies.selectors import effective_policy
