@@ -95,6 +95,7 @@ def test_fcm_push__device_updates_token__next_push_goes_to_new_token(fake_fcm, r
     assert message["data"] == {"approval_id": txid}
 
 
+@pytest.mark.django_db  # nothing runs in the background here: a rolled-back test is enough
 def test_fcm_push__token_update_bad_input__refused_and_nothing_changes(fake_fcm, phone):
     Device.objects.filter(pk=phone.device_id).update(fcm_token=GOOD)
     for body in ({}, {"fcm_token": None}, {"fcm_token": "x" * 5000}):
@@ -110,6 +111,7 @@ def test_fcm_push__token_update_bad_input__refused_and_nothing_changes(fake_fcm,
     assert not AuditEvent.objects.filter(kind="device.push_token_updated").exists()
 
 
+@pytest.mark.django_db  # nothing runs in the background here: a rolled-back test is enough
 def test_fcm_backend__rebuilt_after_settings_change__no_firebase_app_name_clash(settings):
     """A settings change rebuilds the backend; a new one may live at a freed one's address (``id()``)."""
     from devices.delivery.fcm import FcmPushBackend

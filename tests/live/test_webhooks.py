@@ -12,6 +12,7 @@ from django.utils import timezone
 from approvals.models import Application, ApprovalRequest, WebhookDelivery
 from approvals.webhooks import webhook_signature
 from approvals.worker import run_once
+from audit.models import AuditEvent
 from tests.live.conftest import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -111,3 +112,25 @@ def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relyi
     hook.wait_answered(2, timeout=8)
     assert WebhookDelivery.objects.filter(status="delivered").count() == 2
     assert [r.json()["status"] for r in hook.requests] == ["approved", "cancelled"]
+
+
+def test_webhook__receiver_always_fails__gives_up_after_max_attempts_and_audits(receiver, relying, phone, settings):
+    settings.MFA_WEBHOOK_MAX_ATTEMPTS = 3
+    hook = receiver(lambda request: (503, {"error": "down"}, 0))
+    txid = relying.auth("alice").json()["txid"]
+    assert phone.decide(txid, "deny").status_code == 200
+    hook.wait_answered(1)
+
+    for attempt in (2, 3):
+        due = delivery_for(txid).next_attempt_at
+        with time_machine.travel(due + timedelta(milliseconds=100), tick=True):
+            assert run_once()["webhooks"] == 1
+        assert len(hook.requests) == attempt
+    gave_up = delivery_for(txid)
+    assert (gave_up.status, gave_up.attempts, gave_up.last_error) == ("failed", 3, "http 503")
+    (audited,) = AuditEvent.objects.filter(kind="webhook.failed", approval_id=txid)
+    assert audited.detail == {"attempts": 3, "error": "http 503"}
+
+    with time_machine.travel(timezone.now() + timedelta(hours=1), tick=True):
+        assert run_once()["webhooks"] == 0
+    assert len(hook.requests) == 3
