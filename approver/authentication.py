@@ -19,6 +19,7 @@ from mfa_server.errors import DomainError, NotAuthenticatedError
 
 
 def cookie_token(cookies: dict[str, str]) -> str | None:
+    """The device token in the session cookie, if any."""
     return cookies.get(settings.MFA_APPROVER_COOKIE_NAME) or None
 
 
@@ -34,6 +35,7 @@ def device_from_cookie(cookies: dict[str, str], client_ip: str | None = None) ->
 
 
 def set_session_cookie(response: HttpResponse, token: str) -> None:
+    """Start the device session: HttpOnly, SameSite=Strict, Secure unless DEBUG, for the whole site (/ws too)."""
     response.set_cookie(
         settings.MFA_APPROVER_COOKIE_NAME,
         token,
@@ -46,6 +48,7 @@ def set_session_cookie(response: HttpResponse, token: str) -> None:
 
 
 def clear_session_cookie(response: HttpResponse) -> None:
+    """End the device session in the browser (the device itself is revoked by the caller)."""
     response.delete_cookie(settings.MFA_APPROVER_COOKIE_NAME, path="/", samesite="Strict")
 
 

@@ -19,4 +19,5 @@ def approvals_recent_for_device(*, device: Device, limit: int = 20) -> QuerySet[
 
 
 def tenant_for_brand(*, slug: str) -> Tenant | None:
+    """The tenant whose brand ``?tenant=<slug>`` asks for, or None (the default brand)."""
     return Tenant.objects.filter(slug=slug).first() if slug else None
