@@ -6,6 +6,7 @@ stored as a keyed hash. Exchanging it is one conditional UPDATE, so it works exa
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -15,8 +16,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals import selectors as approval_selectors
+from approvals.exceptions import ApprovalAlreadyDecidedError
 from approvals.models import ApprovalRequest
-from approvals.services import LoginContext, approval_request_create
+from approvals.services import LoginContext, approval_request_cancel, approval_request_create
 from audit.services import audit_record
 from devices.models import Device
 from duo import services as duo_services
@@ -158,9 +160,24 @@ def _context(session: PromptSession, ip: str | None, user_agent: str) -> LoginCo
 
 
 def _attach(session: PromptSession, approval: ApprovalRequest | None) -> None:
-    if approval is not None:
-        PromptSession.objects.filter(pk=session.pk).update(approval=approval)
-        session.approval = approval
+    """Make ``approval`` the login's transaction; a different one still pending (a push nobody answered) is
+    cancelled, so it cannot be approved on the phone after the user moved on."""
+    if approval is None:
+        return
+    previous = session.approval_id
+    PromptSession.objects.filter(pk=session.pk).update(approval=approval)
+    session.approval = approval
+    if previous and previous != approval.pk:
+        with contextlib.suppress(ApprovalAlreadyDecidedError):
+            approval_request_cancel(application=session.application, approval_id=previous)
+
+
+def prompt_push_cancel(*, session: PromptSession) -> None:
+    """The user chose another method while the push waited: cancel it (a decided one stays as it is)."""
+    current = prompt_approval_current(session=session)
+    if current is not None and current.is_pending:
+        with contextlib.suppress(ApprovalAlreadyDecidedError):
+            approval_request_cancel(application=session.application, approval_id=current.pk)
 
 
 def prompt_passcode_verify(*, session: PromptSession, passcode: str, ip: str | None, user_agent: str) -> bool:

@@ -170,7 +170,10 @@ def _prompt(
         "options": options,
         "push_pending": pending and not is_sms,
         "sms_pending": pending and is_sms,
-        "failed": approval is not None and not approval.is_pending and approval.factor == ApprovalRequest.Factor.PUSH,
+        "failed": approval is not None
+        and not approval.is_pending
+        and approval.factor == ApprovalRequest.Factor.PUSH
+        and approval.status != ApprovalRequest.Status.CANCELLED,
         "error": error,
         "denied_url": prompt.prompt_denied_url(session=session),
     }
@@ -202,6 +205,16 @@ def prompt_passcode(request: HttpRequest, session_id: UUID) -> HttpResponse:
     if not accepted:
         error = "Incorrect passcode. Please try again."
         return _prompt(request, session, prompt.prompt_approval_current(session=session), error=error)
+    return HttpResponseRedirect(f"/oauth/v1/prompt/{session_id}", status=303)
+
+
+@require_POST
+def prompt_cancel(request: HttpRequest, session_id: UUID) -> HttpResponse:
+    """ "Use another method": cancel the waiting push and show the other options."""
+    session = _session_or_error(request, session_id)
+    if isinstance(session, HttpResponse):
+        return session
+    prompt.prompt_push_cancel(session=session)
     return HttpResponseRedirect(f"/oauth/v1/prompt/{session_id}", status=303)
 
 

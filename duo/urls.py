@@ -20,6 +20,7 @@ urlpatterns = [
     path("oauth/v1/prompt/<uuid:session_id>/push", prompt_views.prompt_push, name="duo-prompt-push"),
     path("oauth/v1/prompt/<uuid:session_id>/passcode", prompt_views.prompt_passcode, name="duo-prompt-passcode"),
     path("oauth/v1/prompt/<uuid:session_id>/sms", prompt_views.prompt_sms, name="duo-prompt-sms"),
+    path("oauth/v1/prompt/<uuid:session_id>/cancel", prompt_views.prompt_cancel, name="duo-prompt-cancel"),
     path(
         "oauth/v1/prompt/<uuid:session_id>/passkey/options",
         prompt_views.prompt_passkey_options,

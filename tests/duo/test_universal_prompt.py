@@ -416,3 +416,17 @@ def test_health_check__multipart_like_php_and_replayed_assertion_refused(duo_ser
     again = http.post(f"{duo_server.url}/oauth/v1/health_check", data=fields)
     assert again.json()["stat"] == "FAIL"
     assert again.json()["message"] == "invalid_client"
+
+
+def test_prompt__another_method_while_push_waits__push_cancelled_then_passcode(universal, duo_server, alice_phone):
+    browser, page, _ = _login_until_push(universal, duo_server)
+    push_txid = alice_phone.pending()[0]["approval_id"]
+    assert 'id="passcode"' not in page.text  # while the push waits the page refreshes: no typing there
+    options = browser.submit(page, "cancel")
+    assert ApprovalRequest.objects.get(pk=push_txid).status == "cancelled"
+    assert alice_phone.pending() == []
+    assert 'id="failed"' not in options.text
+    assert '<meta http-equiv="refresh"' not in options.text
+    done = browser.submit(options, "passcode", passcode=alice_phone.passcode()["passcode"])
+    assert done.status_code == 302
+    assert "duo_code=" in done.headers["Location"]
