@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -52,10 +54,17 @@ def test_two_workers__request_created_on_b__device_on_a_notified_and_decision_se
         assert receive(on_a) == request  # crossed from worker B to worker A through Redis
         assert receive(on_b) == request
 
+        # The relying service long-polls worker B while the user approves on worker A.
+        long_poll = ThreadPoolExecutor(max_workers=1).submit(relying_b.status, txid, wait=20)
         phone_on_a = device_client(worker_a.url, phone)
         assert phone_on_a.show(txid)["display_text"] == "VPN login"
+        assert not long_poll.done()  # still waiting: nothing was decided yet
         decided = phone_on_a.decide(txid, "approve", created["number"])
         assert decided["status"] == "approved"
+        decided_at = time.monotonic()
+        polled = long_poll.result(timeout=20)
+        assert (polled["status"], polled["result"]) == ("approved", "allow")
+        assert time.monotonic() - decided_at < 2, "the long-poll on B did not return promptly after the decision"
 
         updated = {"type": "approval.updated", "approval_id": txid, "status": "approved"}
         assert receive(on_b) == updated  # crossed from worker A to worker B
