@@ -38,8 +38,12 @@ DUO_ERRORS: dict[str, tuple[int, int, str]] = {
     "timestamp_invalid": (401, 40105, "Bad request timestamp"),
     "not_permitted": (403, 40301, "Access forbidden"),
     "policy_denied": (403, 40301, "Access forbidden"),
-    # not 429: duo_client would resend the identical request six times over ~63 s before giving up
+    # not 429: duo_client would resend the identical request six times over ~63 s before giving up;
+    # only short waits (sms_cooldown, code back-off) keep their 429 and are retried by the client
     "push_rate_limited": (400, 40002, "Invalid request parameters"),
+    "sms_subscriber_cap": (400, 40002, "Invalid request parameters"),
+    "sms_destination_cap": (400, 40002, "Invalid request parameters"),
+    "sms_tenant_cap": (400, 40002, "Invalid request parameters"),
     "not_found": (404, 40401, "Resource not found"),
     "duo_logo_not_found": (404, 40401, "Resource not found"),
     "method_not_allowed": (405, 40501, "Method not allowed"),

@@ -478,3 +478,29 @@ def test_credentials__from_create_application_command__work_with_duo_client_and_
     assert client.check()["time"]
     stored = Application.objects.get(integration_key=issued["integration_key"]).secret_encrypted
     assert issued["secret_key"] not in stored
+
+
+def test_sms__429_cooldown__duo_client_resends_identical_request_which_is_accepted(
+    duo_auth, duo_server, tenant, settings, caplog
+):
+    """duo_client answers a 429 by sending the very same request (same Date and signature) after a back-off."""
+    from fallbacks.services import phone_number_set
+    from fallbacks.sms import locmem
+
+    settings.MFA_SMS = {"BACKEND": "fallbacks.sms.locmem.LocmemSmsBackend", "OPTIONS": {}}
+    settings.MFA_SMS_COOLDOWN_SECONDS = 2
+    locmem.outbox.clear()
+    _enrolled(duo_auth, duo_server)
+    phone_number_set(
+        subscriber=Subscriber.objects.get(tenant=tenant, username="alice"), number="+14155550100", actor="t"
+    )
+    assert duo_auth.auth("sms", username="alice")["status"] == "sent"
+    started = time.monotonic()
+    again = duo_auth.auth("sms", username="alice", ipaddr="192.0.2.4")  # 429 first, then the identical retry
+    assert time.monotonic() - started >= 1  # it backed off: duo_client sleeps only after a 429
+    refused = [r for r in caplog.records if r.name == "django.request" and getattr(r, "status_code", 0) == 429]
+    assert refused  # one or two 429s (the cooldown may outlast the first back-off), then the same request passes
+    assert {r.request.path for r in refused} == {"/auth/v2/auth"}
+    assert again == {"result": "deny", "status": "sent", "status_msg": "New SMS passcodes sent."}
+    assert len(locmem.outbox) == 2
+    assert ApprovalRequest.objects.count() == 2
