@@ -131,7 +131,7 @@ def run_json(args: list[str], env: dict[str, str], *, timeout: float = 30, expec
 
 @dataclass
 class ServerProcess:
-    """A server subprocess in its own process group, with its output in a log file."""
+    """A server subprocess in its own process group, with its output in a log file (``port`` 0: no port)."""
 
     args: list[str]
     env: dict[str, str]
@@ -147,7 +147,7 @@ class ServerProcess:
         """Start the process (its own session, so teardown can kill the whole group)."""
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(  # noqa: S603
-                [PYTHON, *self.args],
+                self.args,
                 env=self.env,
                 cwd=REPO,
                 stdout=log,
@@ -159,7 +159,10 @@ class ServerProcess:
     def wait_ready(self, *, timeout: float = 30.0) -> ServerProcess:
         """Wait until the port answers; on failure stop the process and show its log."""
         try:
-            wait_for_port(self.port, timeout=timeout, process=self.process)
+            if self.port:
+                wait_for_port(self.port, timeout=timeout, process=self.process)
+            elif self.process is None or self.process.poll() is not None:
+                raise RuntimeError("process exited")
         except Exception as exc:
             self.stop()
             raise RuntimeError(f"{self.args} failed to start: {exc}\n{self.log()}") from exc
@@ -192,13 +195,55 @@ def start_servers(tmp_path: Path) -> Iterator[Callable[..., list[ServerProcess]]
         for _ in range(count):
             port = free_port()
             if kind == "daphne":
-                args = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", "mfa_server.asgi:application"]
+                args = [
+                    PYTHON,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-v",
+                    "0",
+                    "mfa_server.asgi:application",
+                ]
             else:
-                args = ["manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
+                args = [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
             server = ServerProcess(args, env, port, tmp_path / f"{kind}-{port}.log")
             started.append(server)
             batch.append(server.spawn())
         return [server.wait_ready() for server in batch]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def start_procfile(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], dict[str, ServerProcess]]]:
+    """``start_procfile(env)`` runs every line of ``deploy/Procfile`` (the documented production processes)
+    with HTTP and WebSocket ports chosen here; returns them by name, ready; kills them after the test."""
+    started: list[ServerProcess] = []
+
+    def start(env: dict[str, str]) -> dict[str, ServerProcess]:
+        ports = {"http": free_port(), "ws": free_port()}
+        env = {
+            **env,
+            "PATH": f"{Path(PYTHON).parent}{os.pathsep}{env.get('PATH', '')}",
+            "MFA_HTTP_PORT": str(ports["http"]),
+            "MFA_WS_PORT": str(ports["ws"]),
+        }
+        processes = {}
+        for line in (REPO / "deploy" / "Procfile").read_text().splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            name, command = (part.strip() for part in line.split(":", 1))
+            server = ServerProcess(["bash", "-c", f"exec {command}"], env, ports.get(name, 0), tmp_path / f"{name}.log")
+            started.append(server)
+            processes[name] = server.spawn()
+        for server in processes.values():
+            server.wait_ready()
+        return processes
 
     yield start
     for server in started:

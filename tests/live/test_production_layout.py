@@ -1,0 +1,62 @@
+"""The documented production processes (deploy/Procfile: WSGI HTTP API, ASGI WebSockets, worker) end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from websockets.sync.client import connect
+
+from approvals.models import Application
+from approvals.relying_client import RelyingClient
+from approvals.webhooks import webhook_signature
+from devices.client import DeviceClient
+from tests.live.conftest import live_database_url, subprocess_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis, pytest.mark.live]
+
+
+def receive(socket) -> dict:
+    return json.loads(socket.recv(timeout=10))
+
+
+def test_procfile__push_over_ws_process__approve_over_http_process__worker_times_out_the_rest(
+    start_procfile, http_recorder, issued_app, phone
+):
+    hook = http_recorder(lambda request: (200, {}, 0))
+    Application.objects.filter(pk=issued_app.application.pk).update(
+        callback_url=f"{hook.url}/hook", approval_timeout_seconds=2
+    )
+    processes = start_procfile(subprocess_env(database_url=live_database_url(), redis=os.environ["REDIS_URL"]))
+    http, ws = processes["http"].url, processes["ws"].url
+    relying = RelyingClient(http, issued_app.application.integration_key, issued_app.secret_key, timeout=10)
+    pem = phone.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    device = DeviceClient({"server": http, "device_token": phone.token, "private_key_pem": pem})
+    headers = {"Authorization": f"Device {phone.token}"}
+
+    with connect(ws.replace("http", "ws", 1) + "/ws/device", additional_headers=headers, open_timeout=10) as socket:
+        # Created by the WSGI process, pushed to the ASGI process's socket through Redis.
+        created = relying.auth("alice", context={"display_text": "Webmail"})
+        assert receive(socket) == {"type": "approval.request", "approval_id": created["txid"]}
+        assert device.decide(created["txid"], "approve", created["number"])["status"] == "approved"
+        assert receive(socket) == {"type": "approval.updated", "approval_id": created["txid"], "status": "approved"}
+        assert relying.status(created["txid"])["result"] == "allow"
+        (request,) = hook.wait_answered(1)
+        signature = webhook_signature(
+            secret=issued_app.secret_key, timestamp=request.headers["x-mfa-timestamp"], body=request.body
+        )
+        assert request.headers["x-mfa-signature"] == signature
+        assert (request.json()["approval_id"], request.json()["result"]) == (created["txid"], "allow")
+
+        # Nobody answers the next one: the worker process times it out and everyone hears of it.
+        ignored = relying.auth("alice", context={"display_text": "ignored"})
+        assert receive(socket) == {"type": "approval.request", "approval_id": ignored["txid"]}
+        assert receive(socket) == {"type": "approval.updated", "approval_id": ignored["txid"], "status": "timeout"}
+    status = relying.status(ignored["txid"])
+    assert (status["status"], status["result"]) == ("timeout", "deny")
+    hook.wait_answered(2)
+    assert hook.requests[1].json()["status"] == "timeout"
