@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 
 import pytest
 
 from audit.models import AuditEvent
 from audit.services import audit_seal, audit_verify
-from tests.live.conftest import live_database_url, run_json, subprocess_env
+from tests.live.conftest import PYTHON, REPO, live_database_url, run_json, subprocess_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -46,7 +47,21 @@ def test_cli__enrol_activate_push_approve_and_fraud__against_live_server(start_s
     relying_env = {**env, "MFA_IKEY": ikey, "MFA_SKEY": skey}
     relying = ["-m", "approvals.relying_client", "--server", server.url]
     assert run_json([*relying, "preauth", "alice"], relying_env)["result"] == "auth"
-    login = run_json([*relying, "auth", "alice", "--ip", "203.0.113.7", "--display-text", "Webmail"], relying_env)
+    # The phone listens on its WebSocket (a request created before it connects is announced on connect).
+    listener = subprocess.Popen(
+        [PYTHON, *device, "listen", "--count", "1", "--timeout", "15", "--state", str(state)],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        login = run_json([*relying, "auth", "alice", "--ip", "203.0.113.7", "--display-text", "Webmail"], relying_env)
+        heard, _ = listener.communicate(timeout=20)
+    finally:
+        listener.kill()
+        listener.wait()
+    assert json.loads(heard) == [{"type": "approval.request", "approval_id": login["txid"]}]
     assert login["result"] == "waiting"
     assert len(login["number"]) == 3
 
