@@ -8,6 +8,7 @@ import stat
 import subprocess
 
 import pytest
+from websockets.sync.client import connect
 
 from audit.models import AuditEvent
 from audit.services import audit_seal, audit_verify
@@ -76,8 +77,13 @@ def test_cli__enrol_activate_push_approve_and_fraud__against_live_server(start_s
     late = run_json([*device, "deny", login["txid"], "--state", str(state)], env, expect_rc=1)
     assert late["code"] == "approval_already_decided"
 
-    # A login the user did not start: reported as fraud, and the relying service denies it.
-    attack = run_json([*relying, "auth", "alice", "--display-text", "Not me"], relying_env)
+    # A login the user did not start: pushed to the phone's open socket (the server's channel layer, in
+    # memory under `make run`), reported as fraud, and the relying service denies it.
+    token = json.loads(state.read_text())["device_token"]
+    url = server.url.replace("http", "ws", 1) + "/ws/device"
+    with connect(url, additional_headers={"Authorization": f"Device {token}"}, open_timeout=10) as socket:
+        attack = run_json([*relying, "auth", "alice", "--display-text", "Not me"], relying_env)
+        assert json.loads(socket.recv(timeout=10)) == {"type": "approval.request", "approval_id": attack["txid"]}
     assert run_json([*device, "deny", attack["txid"], "--fraud", "--state", str(state)], env)["status"] == "fraud"
     status = run_json([*relying, "status", attack["txid"]], relying_env)
     assert (status["status"], status["result"]) == ("fraud", "deny")
