@@ -101,9 +101,9 @@ def wait_for_idle(max_wait: float, busy_below: float = 0.15, sample: float = 2.0
     """
     deadline = time.monotonic() + max_wait
     while True:
-        busy0, total0 = cpu.machine_busy_seconds()
+        busy0, total0, _ = cpu.machine_busy_seconds()
         time.sleep(sample)
-        busy1, total1 = cpu.machine_busy_seconds()
+        busy1, total1, _ = cpu.machine_busy_seconds()
         busy = (busy1 - busy0) / max(total1 - total0, 1e-9)
         if busy < busy_below or time.monotonic() >= deadline:
             return busy
@@ -138,7 +138,7 @@ def measure_level(
     }
     result["cpu_pct_of_machine"] = {
         k: round(100 * used[k] / used["capacity"], 1)
-        for k in ("server", "postgres", "redis_shared", "bench", "foreign", "machine")
+        for k in ("server", "postgres", "redis_shared", "bench", "interrupts", "foreign", "machine")
     }
     return result
 
@@ -162,7 +162,7 @@ def print_level(result: dict[str, Any]) -> None:
     )
     print(
         f"  machine busy {pct['machine']}% of 2 cores: server {pct['server']}%, postgres {pct['postgres']}%, "
-        f"bench {pct['bench']}%, redis {pct['redis_shared']}%, foreign {pct['foreign']}%"
+        f"bench {pct['bench']}%, redis {pct['redis_shared']}%, irq {pct['interrupts']}%, foreign {pct['foreign']}%"
     )
     for error in result["first_errors"]:
         print(f"  error: {error}")

@@ -59,32 +59,40 @@ def pids_with_cmdline(*needles: str) -> set[int]:
     return found
 
 
-def machine_busy_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of all cores since boot, from the first line of /proc/stat."""
+def machine_busy_seconds() -> tuple[float, float, float]:
+    """(busy, total, interrupts) CPU seconds of all cores since boot, from the first line of /proc/stat.
+
+    ``interrupts`` (irq + softirq, e.g. loopback TCP) is busy time that no process is charged with.
+    """
     values = [int(v) for v in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # guest time is already inside user/nice
-    return (total - idle) / CLK_TCK, total / CLK_TCK
+    return (total - idle) / CLK_TCK, total / CLK_TCK, (values[5] + values[6]) / CLK_TCK
 
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """CPU seconds per process of each named group, plus the machine's busy and total seconds."""
+    """CPU seconds per process of each named group, plus the machine's busy, total and interrupt seconds."""
 
     groups: dict[str, dict[int, float]]
     busy: float
     total: float
+    interrupts: float
 
 
 def snapshot(groups: dict[str, set[int]]) -> CpuSnapshot:
-    busy, total = machine_busy_seconds()
+    busy, total, interrupts = machine_busy_seconds()
     return CpuSnapshot(
-        {name: {pid: process_cpu_seconds(pid) for pid in pids} for name, pids in groups.items()}, busy, total
+        {name: {pid: process_cpu_seconds(pid) for pid in pids} for name, pids in groups.items()},
+        busy,
+        total,
+        interrupts,
     )
 
 
 def cpu_delta(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
-    """CPU seconds used between two snapshots: per group, ``machine`` busy, ``capacity`` and ``foreign``.
+    """CPU seconds used between two snapshots: per group, ``machine`` busy, ``capacity``, ``interrupts`` and
+    ``foreign`` (busy time of neither a group nor interrupts: the neighbours).
 
     A process that appeared in between counts from zero; one that vanished is lost (they are rare here).
     """
@@ -95,5 +103,6 @@ def cpu_delta(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
     machine = after.busy - before.busy
     used["machine"] = machine
     used["capacity"] = after.total - before.total
+    used["interrupts"] = after.interrupts - before.interrupts
     used["foreign"] = max(machine - sum(v for k, v in used.items() if k not in ("machine", "capacity")), 0.0)
     return used

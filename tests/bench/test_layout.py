@@ -38,10 +38,10 @@ def test_percentile__nearest_rank():
     assert percentile([7.0], 99) == 7.0
 
 
-def test_cpu_delta__foreign_is_machine_busy_minus_every_group():
-    before = CpuSnapshot({"server:http": {1: 1.0}, "bench": {2: 0.5}}, busy=10.0, total=100.0)
-    after = CpuSnapshot({"server:http": {1: 2.0, 3: 0.5}, "bench": {2: 1.0}}, busy=14.0, total=104.0)
+def test_cpu_delta__foreign_is_machine_busy_minus_every_group_and_interrupts():
+    before = CpuSnapshot({"server:http": {1: 1.0}, "bench": {2: 0.5}}, busy=10.0, total=100.0, interrupts=1.0)
+    after = CpuSnapshot({"server:http": {1: 2.0, 3: 0.5}, "bench": {2: 1.0}}, busy=14.0, total=104.0, interrupts=1.5)
     used = cpu_delta(before, after)
     assert used["server:http"] == 1.5
     assert used["bench"] == 0.5
-    assert (used["machine"], used["capacity"], used["foreign"]) == (4.0, 4.0, 2.0)
+    assert (used["machine"], used["capacity"], used["interrupts"], used["foreign"]) == (4.0, 4.0, 0.5, 1.5)
