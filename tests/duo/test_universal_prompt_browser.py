@@ -21,6 +21,7 @@ import duo_universal
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from django.db import connections
 
 from approvals.models import ApprovalRequest
 from duo.models import RedirectUri
@@ -79,6 +80,9 @@ def chromium_page(duo_server, test_pki, monkeypatch) -> Iterator[Any]:
         )
         yield browser.new_context().new_page()
         browser.close()
+        # ORM calls made while Playwright's loop runs get their own connection (asgiref context): close it,
+        # or PostgreSQL refuses to drop the test database at the end of the run.
+        connections.close_all()
 
 
 def test_browser__push_approved_on_device__redirect_with_code_and_exchange(
