@@ -168,8 +168,10 @@ class ServerProcess:
             raise RuntimeError(f"{self.args} failed to start: {exc}\n{self.log()}") from exc
         return self
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+    def log(self, *, tail: int | None = 4000) -> str:
+        """The process's output so far (its last ``tail`` characters; None: all of it)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[-tail:] if tail else text
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
