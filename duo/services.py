@@ -148,7 +148,10 @@ def duo_push_start(*, application: Application, push: PushRequest, request_diges
             request_facts=push.facts,
         )
     policy = effective_policy(application=application)
-    if policy.number_matching and not policy.allow_plain_push:
+    is_bypass = Subscriber.objects.filter(
+        tenant_id=application.tenant_id, username=push.username, status=Subscriber.Status.BYPASS
+    ).exists()
+    if policy.number_matching and not policy.allow_plain_push and not is_bypass:  # bypass: nobody is pushed
         raise DuoVerifiedPushRequiredError(detail=VERIFIED_PUSH_HINT)
     approval = approval_services.approval_request_create(
         application=application,
@@ -158,7 +161,7 @@ def duo_push_start(*, application: Application, push: PushRequest, request_diges
         number_matching=False,
         request_facts=push.facts,
     )
-    if policy.number_matching:
+    if policy.number_matching and not is_bypass:
         audit_record(
             kind="approval.plain_push",
             tenant_id=application.tenant_id,

@@ -504,3 +504,17 @@ def test_sms__429_cooldown__duo_client_resends_identical_request_which_is_accept
     assert again == {"result": "deny", "status": "sent", "status_msg": "New SMS passcodes sent."}
     assert len(locmem.outbox) == 2
     assert ApprovalRequest.objects.count() == 2
+
+
+def test_bypass_user__preauth_allow_and_push_allowed_at_once(duo_auth, duo_server, tenant):
+    _enrolled(duo_auth, duo_server)
+    Subscriber.objects.filter(tenant=tenant, username="alice").update(status=Subscriber.Status.BYPASS)
+    assert duo_auth.preauth(username="alice") == {"result": "allow", "status_msg": "Account is in bypass mode"}
+    pre = duo_auth.preauth(username="alice", client_supports_verified_push="1")
+    assert "txid" not in pre
+    assert duo_auth.auth("push", username="alice") == {
+        "result": "allow",
+        "status": "bypass",
+        "status_msg": "Bypass user. Logging you in...",
+    }
+    assert not AuditEvent.objects.filter(kind="approval.plain_push").exists()

@@ -430,3 +430,19 @@ def test_prompt__another_method_while_push_waits__push_cancelled_then_passcode(u
     done = browser.submit(options, "passcode", passcode=alice_phone.passcode()["passcode"])
     assert done.status_code == 302
     assert "duo_code=" in done.headers["Location"]
+
+
+def test_prompt__bypass_user__continue_yields_code_marked_bypass(universal, duo_server, alice_phone, tenant):
+    from tenants.models import Subscriber
+
+    Subscriber.objects.filter(tenant=tenant, username="alice").update(status=Subscriber.Status.BYPASS)
+    browser = Browser(duo_server)
+    page = browser.open(universal.create_auth_url("alice", universal.generate_state()))
+    assert ">Continue<" in page.text
+    done = browser.send_push(page)
+    assert done.status_code == 302
+    assert alice_phone.pending() == []  # nobody was asked
+    token = universal.exchange_authorization_code_for_2fa_result(
+        parse_qs(urlsplit(done.headers["Location"]).query)["duo_code"][0], "alice"
+    )
+    assert token["auth_context"]["reason"] == "bypass_user"
