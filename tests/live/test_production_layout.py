@@ -60,3 +60,5 @@ def test_procfile__push_over_ws_process__approve_over_http_process__worker_times
     assert (status["status"], status["result"]) == ("timeout", "deny")
     hook.wait_answered(2)
     assert hook.requests[1].json()["status"] == "timeout"
+    for name, process in processes.items():
+        assert "Traceback" not in process.log(tail=None), f"{name}: {process.log()}"

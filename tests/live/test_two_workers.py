@@ -73,3 +73,5 @@ def test_two_workers__request_created_on_b__device_on_a_notified_and_decision_se
     status = relying_b.status(txid)
     assert (status["status"], status["result"]) == ("approved", "allow")
     assert ApprovalRequest.objects.get(pk=txid).decided_by_id == phone.device_id
+    for worker in (worker_a, worker_b):
+        assert "Traceback" not in worker.log(tail=None), worker.log()
