@@ -23,23 +23,15 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
+
+from tests.helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 
 # --- environment ----------------------------------------------------------------------------------
-
-
-def db_vendor() -> str:
-    return connection.vendor
-
-
-def redis_url() -> str:
-    from django.conf import settings
-
-    return settings.REDIS_URL
 
 
 @pytest.fixture(autouse=True)
@@ -73,27 +65,6 @@ def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes]
 
 # How long a background task needs to record what just happened (a few milliseconds, plus slack for a busy CI box).
 SETTLE_SECONDS = 0.3
-
-
-def eventually(predicate: Callable[[], Any], *, timeout: float = 5.0, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy, like ``tests.helpers.wait_until``.
-
-    The SQLite test database is in memory with a shared cache, where a read that meets a background
-    thread's uncommitted write fails at once with "database table is locked" (the busy timeout does
-    not apply). Such a read counts as "not yet"; on PostgreSQL it never happens.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = predicate()
-        except OperationalError as exc:
-            if "locked" not in str(exc):
-                raise
-            result = None
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def live_database_url() -> str:
@@ -322,7 +293,7 @@ class HttpRecorder:
     def wait_answered(self, count: int, *, timeout: float = 5.0, path_suffix: str = "") -> list[Recorded]:
         """Wait until ``count`` requests (ending in ``path_suffix``) were answered, then let the
         sender's bookkeeping settle: it writes to the database right after our answer."""
-        matching = eventually(
+        matching = wait_until(
             lambda: len(found := [r for r in self.requests if r.path.endswith(path_suffix)]) >= count and found,
             timeout=timeout,
         )

@@ -14,7 +14,8 @@ from devices.models import Device
 from mfa_server.asgi import application
 from tenants.services import subscriber_get_or_create
 from tests.conftest import make_device
-from tests.live.conftest import FCM_ACCESS_TOKEN, eventually
+from tests.helpers import wait_until
+from tests.live.conftest import FCM_ACCESS_TOKEN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -158,7 +159,7 @@ def test_fcm_push__provider_never_answers__send_times_out_and_is_audited(fake_fc
     Device.objects.filter(pk=phone.device_id).update(fcm_token=DOWN)
     txid = relying.auth("alice").json()["txid"]
     started = time.monotonic()
-    failed = eventually(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).first(), timeout=4)
+    failed = wait_until(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).first(), timeout=4)
     waited = time.monotonic() - started
     assert failed.detail == {"backend": "FcmPushBackend", "error": "UNAVAILABLE"}  # how firebase-admin maps a timeout
     assert waited < 3.0, f"the FCM call hung {waited:.2f}s despite a 0.5 s timeout (one retry included)"

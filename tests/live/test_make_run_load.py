@@ -13,7 +13,8 @@ from audit.models import AuditEvent
 from devices.client import DeviceClient
 from tenants.services import subscriber_get_or_create
 from tests.conftest import make_device
-from tests.live.conftest import eventually, live_database_url, subprocess_env
+from tests.helpers import wait_until
+from tests.live.conftest import live_database_url, subprocess_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 USERS, ROUNDS = 12, 3
@@ -44,7 +45,7 @@ def test_make_run_server__concurrent_round_trips__all_allowed_and_no_errors_logg
         results = [result for user in pool.map(round_trips, phones) for result in user]
     assert results == ["allow"] * USERS * ROUNDS
     # The worker thread seals the audit chain while requests write: it must keep up, without errors.
-    eventually(lambda: not AuditEvent.objects.filter(seq__isnull=True).exists(), timeout=10)
+    wait_until(lambda: not AuditEvent.objects.filter(seq__isnull=True).exists(), timeout=10)
     log = server.log(tail=None)
     assert "Traceback" not in log, log[-4000:]
     assert " ERROR " not in log, log[-4000:]

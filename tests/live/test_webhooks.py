@@ -13,7 +13,7 @@ from approvals.models import Application, ApprovalRequest, WebhookDelivery
 from approvals.webhooks import webhook_signature
 from approvals.worker import run_once
 from audit.models import AuditEvent
-from tests.live.conftest import eventually
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -100,7 +100,7 @@ def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relyi
     started = time.monotonic()
     assert phone.decide(first["txid"], "approve", first["number"]).status_code == 200
     decide_seconds = time.monotonic() - started
-    eventually(lambda: len(hook.requests) == 1)  # the first delivery is now held by the receiver
+    wait_until(lambda: len(hook.requests) == 1)  # the first delivery is now held by the receiver
     started = time.monotonic()
     cancelled = relying.request("POST", f"/api/v1/auth/{second['txid']}/cancel")
     cancel_seconds = time.monotonic() - started

@@ -12,8 +12,7 @@ from approvals.models import ApprovalRequest
 from devices.models import Device
 from devices.services import device_revoke
 from mfa_server.asgi import application
-from tests.helpers import TestDevice
-from tests.live.conftest import eventually
+from tests.helpers import TestDevice, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://localhost")
@@ -79,7 +78,7 @@ async def test_device_socket__pending_approvals__announced_on_connect(relying, p
     first = (await sync_to_async(relying.auth)("alice", display_text="one")).json()["txid"]
     second = (await sync_to_async(relying.auth)("alice", display_text="two")).json()["txid"]
     decided = (await sync_to_async(relying.auth)("alice", display_text="three")).json()["txid"]
-    await sync_to_async(eventually)(lambda: len(push_outbox) == 3)  # the creation pushes are out
+    await sync_to_async(wait_until)(lambda: len(push_outbox) == 3)  # the creation pushes are out
     assert (await sync_to_async(phone.decide)(decided, "deny")).status_code == 200
     ws = await connected(phone)
     try:
