@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from approvals.models import Application, ApprovalRequest, WebhookDelivery
 from approvals.webhooks import webhook_signature
 from approvals.worker import run_once
 from audit.models import AuditEvent
-from tests.helpers import wait_until
+from tests.helpers import SignedClient, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -134,3 +137,27 @@ def test_webhook__receiver_always_fails__gives_up_after_max_attempts_and_audits(
     with time_machine.travel(timezone.now() + timedelta(hours=1), tick=True):
         assert run_once()["webhooks"] == 0
     assert len(hook.requests) == 3
+
+
+def test_webhook__slow_receiver__sync_auth_answers_as_soon_as_decided(receiver, relying, phone, settings):
+    settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS = 10
+    hook = receiver(lambda request: (200, {}, 2.0))
+    waiting_service = SignedClient(Client(), relying.ikey, relying.skey)
+
+    def sync_auth():
+        try:
+            return waiting_service.request("POST", "/api/v1/auth", body={"username": "alice", "async": False})
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(sync_auth)
+        pending = wait_until(lambda: ApprovalRequest.objects.filter(status="pending").first())
+        assert phone.decide(str(pending.pk), "approve", pending.number).status_code == 200
+        decided_at = time.monotonic()
+        response = answer.result(timeout=10)
+        waited = time.monotonic() - decided_at
+    assert response.status_code == 200, response.content
+    assert (response.json()["txid"], response.json()["result"]) == (str(pending.pk), "allow")
+    assert waited < 1.0, f"sync auth answered {waited:.2f}s after the decision (the receiver sleeps 2 s)"
+    hook.wait_answered(1)
