@@ -161,3 +161,16 @@ def test_webhook__slow_receiver__sync_auth_answers_as_soon_as_decided(receiver, 
     assert (response.json()["txid"], response.json()["result"]) == (str(pending.pk), "allow")
     assert waited < 1.0, f"sync auth answered {waited:.2f}s after the decision (the receiver sleeps 2 s)"
     hook.wait_answered(1)
+
+
+def test_webhook__worker_sweeps_while_first_attempt_in_flight__delivered_once(receiver, relying, phone):
+    hook = receiver(lambda request: (200, {}, 0.5))
+    txid = relying.auth("alice").json()["txid"]
+    assert phone.decide(txid, "deny").status_code == 200
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # the worker keeps sweeping while the first attempt is in flight
+        run_once()
+    hook.wait_answered(1)
+    assert len(hook.requests) == 1
+    delivered = delivery_for(txid)
+    assert (delivered.status, delivered.attempts) == ("delivered", 1)
