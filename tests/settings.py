@@ -4,6 +4,7 @@
 SQLite + in-memory layers and on PostgreSQL + Redis.
 """
 
+import atexit
 import os
 import tempfile
 
@@ -24,3 +25,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # once with "database table is locked" (no busy timeout), which made push/webhook tests flaky.
     _test_db = os.path.join(tempfile.gettempdir(), f"mfa-test-{os.getpid()}.sqlite3")
     DATABASES["default"]["TEST"] = {"NAME": _test_db}  # noqa: F405
+    # Django deletes the database file at the end but not SQLite's WAL side files.
+    _side_files = (f"{_test_db}-wal", f"{_test_db}-shm")
+    atexit.register(lambda: [os.remove(side) for side in _side_files if os.path.exists(side)])
