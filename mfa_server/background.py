@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import connections
 
 logger = logging.getLogger(__name__)
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mfa-bg")
@@ -27,7 +27,7 @@ _loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
 
 def run_in_background(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-    """Run ``fn`` on the shared pool; errors are logged, database connections are tidied afterwards."""
+    """Run ``fn`` on the shared pool; errors are logged, database connections are closed afterwards."""
     return _executor.submit(_task, fn, args, kwargs)
 
 
@@ -43,7 +43,9 @@ def _task(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any])
         logger.exception("background task %s failed", getattr(fn, "__name__", fn))
         return None
     finally:
-        close_old_connections()
+        # Pool threads live for the whole process: give their connections back after each task so no
+        # idle session lingers (and a test database can be dropped at the end of a run).
+        connections.close_all()
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
