@@ -62,7 +62,10 @@ def event_hash(event: AuditEvent, prev_hash: str) -> str:
 def audit_seal(*, batch_size: int = 1000) -> int:
     """Link unsealed events into their tenant chains, oldest first. Returns how many were sealed."""
     sealed = 0
-    tenant_ids = AuditEvent.objects.filter(seq__isnull=True).values_list("tenant_id", flat=True).distinct()
+    # order_by(): the model's default ordering (-id) would make DISTINCT run over (tenant, id), one sealing
+    # transaction per unsealed event instead of one per tenant.
+    unsealed = AuditEvent.objects.filter(seq__isnull=True).order_by()
+    tenant_ids = unsealed.values_list("tenant_id", flat=True).distinct()
     for tenant_id in list(tenant_ids):
         sealed += _seal_chain(tenant_id=tenant_id, batch_size=batch_size)
     return sealed
