@@ -28,32 +28,41 @@ def device_group_name(device_id: int) -> str:
     return f"device-{device_id}"
 
 
+DeviceTarget = tuple[int, str, dict[str, Any]]  # (device id, FCM token, Web Push subscription)
+
+
+def active_device_targets(*, subscriber_id: int) -> list[DeviceTarget]:
+    """Where each active device of the subscriber can be reached."""
+    return list(
+        Device.objects.filter(subscriber_id=subscriber_id, status=Device.Status.ACTIVE).values_list(
+            "pk", "fcm_token", "webpush_subscription"
+        )
+    )
+
+
 def notify_devices_of_request(*, approval: ApprovalRequest) -> None:
     """After commit: wake every active device of the subscriber (WebSocket and push) with the id only."""
-    rows = Device.objects.filter(subscriber_id=approval.subscriber_id, status=Device.Status.ACTIVE).values_list(
-        "pk", "fcm_token", "webpush_subscription"
-    )
-    targets = [(pk, token) for pk, token, _ in rows]
-    webpush = {pk: subscription for pk, _, subscription in rows if subscription}
+    targets = active_device_targets(subscriber_id=approval.subscriber_id)
     approval_id = str(approval.pk)
     tenant_id = approval.subscriber.tenant_id
     event = {"type": "approval.request", "approval_id": approval_id}
-    transaction.on_commit(lambda: run_in_background(_broadcast, [device_id for device_id, _ in targets], event))
-    transaction.on_commit(lambda: run_provider_call(_deliver_request, approval_id, tenant_id, targets, webpush))
+    transaction.on_commit(lambda: run_in_background(broadcast_to_devices, [pk for pk, _, _ in targets], event))
+    transaction.on_commit(
+        lambda: run_provider_call(
+            push_to_devices, targets, data={"approval_id": approval_id}, approval_id=approval_id, tenant_id=tenant_id
+        )
+    )
 
 
 def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:
     """After commit: tell the subscriber's live devices that a request left the pending state."""
-    device_ids = list(
-        Device.objects.filter(subscriber_id=approval.subscriber_id, status=Device.Status.ACTIVE).values_list(
-            "pk", flat=True
-        )
-    )
+    device_ids = [pk for pk, _, _ in active_device_targets(subscriber_id=approval.subscriber_id)]
     event = {"type": "approval.updated", "approval_id": str(approval.pk), "status": approval.status}
-    transaction.on_commit(lambda: run_in_background(_broadcast, device_ids, event))
+    transaction.on_commit(lambda: run_in_background(broadcast_to_devices, device_ids, event))
 
 
-def _broadcast(device_ids: list[int], event: dict[str, str]) -> None:
+def broadcast_to_devices(device_ids: list[int], event: dict[str, str]) -> None:
+    """Send ``event`` to every live connection of these devices (background thread)."""
     layer = get_channel_layer()
     if layer is None or not device_ids:
         return
@@ -65,32 +74,45 @@ def _broadcast(device_ids: list[int], event: dict[str, str]) -> None:
     run_coroutine(send_all())
 
 
-def _deliver_request(
-    approval_id: str, tenant_id: int, targets: list[tuple[int, str]], webpush: dict[int, dict[str, Any]] | None = None
+def push_to_devices(
+    targets: list[DeviceTarget],
+    *,
+    data: dict[str, str],
+    approval_id: str,
+    tenant_id: int,
+    reachable_only: bool = False,
 ) -> None:
-    webpush = webpush or {}
+    """Push ``data`` through every configured backend (provider pool); drop dead tokens, audit failures.
+
+    ``reachable_only`` leaves out devices with neither an FCM token nor a Web Push subscription.
+    """
     messages = [
-        PushMessage(
-            device_id=device_id,
-            fcm_token=token,
-            data={"approval_id": approval_id},
-            webpush_subscription=webpush.get(device_id, {}),
-        )
-        for device_id, token in targets
+        PushMessage(device_id=pk, fcm_token=token, data=data, webpush_subscription=subscription or {})
+        for pk, token, subscription in targets
+        if not reachable_only or token or subscription
     ]
-    tokens = dict(targets)
+    if not messages:
+        return
+    tokens = {pk: token for pk, token, _ in targets}
+    endpoints = {pk: (subscription or {}).get("endpoint", "") for pk, _, subscription in targets}
     for backend in get_push_backends():
         for result in backend.send(messages):
             if result.token_invalid and result.channel == "webpush":
-                endpoint = webpush.get(result.device_id, {}).get("endpoint", "")
-                device_drop_webpush_subscription(device_id=result.device_id, endpoint=endpoint, reason=result.error)
+                device_drop_webpush_subscription(
+                    device_id=result.device_id, endpoint=endpoints[result.device_id], reason=result.error
+                )
             elif result.token_invalid:
-                device_invalidate_push_token(device_id=result.device_id, fcm_token=tokens[result.device_id], reason=result.error)
+                device_invalidate_push_token(
+                    device_id=result.device_id, fcm_token=tokens[result.device_id], reason=result.error
+                )
             elif not result.delivered:
+                detail = {"backend": type(backend).__name__, "error": result.error}
+                if "kind" in data:
+                    detail["kind"] = data["kind"]
                 audit_record(
                     kind="push.failed",
                     tenant_id=tenant_id,
                     device_id=result.device_id,
                     approval_id=approval_id,
-                    detail={"backend": type(backend).__name__, "error": result.error},
+                    detail=detail,
                 )
