@@ -44,7 +44,9 @@ class ApplicationAdmin(TenantScopedAdmin):
         obj.pk, obj.integration_key = issued.application.pk, issued.application.integration_key
         request._issued_secret = issued.secret_key  # type: ignore[attr-defined]  # shown by response_add
 
-    def response_add(self, request: HttpRequest, obj: Application, post_url_continue: str | None = None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: Application, post_url_continue: str | None = None
+    ) -> HttpResponse:
         return shown_once_response(
             request,
             title=f"Credentials of {obj.name}",

@@ -58,4 +58,3 @@ class ProofReusedError(DomainError):
 class NumberMismatchError(DomainError):
     code = "number_mismatch"
     default_message = "The number does not match the one shown at login; the request was denied."
-

@@ -31,7 +31,9 @@ class RelyingApiError(Exception):
 
 
 class RelyingClient:
-    def __init__(self, server: str, ikey: str, skey: str, *, timeout: float = 70.0, session: requests.Session | None = None):
+    def __init__(
+        self, server: str, ikey: str, skey: str, *, timeout: float = 70.0, session: requests.Session | None = None
+    ):
         self.server = server.rstrip("/")
         self.host = urlsplit(self.server).hostname or ""
         self.ikey, self.skey, self.timeout = ikey, skey, timeout
@@ -42,7 +44,13 @@ class RelyingClient:
         raw = json.dumps(body, separators=(",", ":")).encode() if body is not None else b""
         date = formatdate()
         canonical = canonical_string(
-            version=5, date=date, method=method, host=self.host, path=path, params=sorted((params or {}).items()), body=raw
+            version=5,
+            date=date,
+            method=method,
+            host=self.host,
+            path=path,
+            params=sorted((params or {}).items()),
+            body=raw,
         )
         headers = {"Date": date, "Authorization": authorization_header(self.ikey, sign(self.skey, canonical))}
         if body is not None:
@@ -98,8 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "preauth":
             result = client.preauth(args.username)
         elif args.command == "auth":
-            fields = {"ip": args.ip, "hostname": args.hostname, "user_agent": args.user_agent,
-                      "display_text": args.display_text, "type": args.type}
+            fields = {
+                "ip": args.ip,
+                "hostname": args.hostname,
+                "user_agent": args.user_agent,
+                "display_text": args.display_text,
+                "type": args.type,
+            }
             context = {k: v for k, v in fields.items() if v is not None}
             result = client.auth(args.username, context=context, is_async=not args.sync)
         elif args.command == "status":

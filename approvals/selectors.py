@@ -100,7 +100,9 @@ def approval_requests_pending_for_device(*, device: Device) -> QuerySet[Approval
     """The subscriber's unexpired pending requests, newest first."""
     return (
         ApprovalRequest.objects.select_related("application__tenant", "subscriber")
-        .filter(subscriber_id=device.subscriber_id, status=ApprovalRequest.Status.PENDING, expires_at__gt=timezone.now())
+        .filter(
+            subscriber_id=device.subscriber_id, status=ApprovalRequest.Status.PENDING, expires_at__gt=timezone.now()
+        )
         .order_by("-created_at")
     )
 

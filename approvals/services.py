@@ -408,10 +408,14 @@ def approval_request_cancel(*, application: Application, approval_id: UUID) -> A
 
     Raises ``ApprovalNotFoundError`` and ``ApprovalAlreadyDecidedError``.
     """
-    approval = ApprovalRequest.objects.filter(pk=approval_id, application=application).select_related("application").first()
+    approval = (
+        ApprovalRequest.objects.filter(pk=approval_id, application=application).select_related("application").first()
+    )
     if approval is None:
         raise ApprovalNotFoundError()
-    if approval_request_transition(approval=approval, status=Status.CANCELLED, reason="cancelled_by_service", now=timezone.now()):
+    if approval_request_transition(
+        approval=approval, status=Status.CANCELLED, reason="cancelled_by_service", now=timezone.now()
+    ):
         audit_record(
             kind="approval.cancelled",
             tenant_id=application.tenant_id,

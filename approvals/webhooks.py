@@ -87,7 +87,11 @@ def webhook_attempt(*, delivery_id: int) -> bool:
 def _record_attempt(*, delivery: WebhookDelivery, error: str) -> None:
     delivery.attempts += 1
     if not error:
-        delivery.status, delivery.delivered_at, delivery.last_error = WebhookDelivery.Status.DELIVERED, timezone.now(), ""
+        delivery.status, delivery.delivered_at, delivery.last_error = (
+            WebhookDelivery.Status.DELIVERED,
+            timezone.now(),
+            "",
+        )
     elif delivery.attempts >= settings.MFA_WEBHOOK_MAX_ATTEMPTS:
         delivery.status, delivery.last_error = WebhookDelivery.Status.FAILED, error
         audit_record(

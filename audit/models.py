@@ -13,7 +13,9 @@ class AuditEvent(models.Model):
 
     tenant = models.ForeignKey("tenants.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=60, db_index=True)
-    actor = models.CharField(max_length=200, blank=True, help_text="Who caused it: app:<ikey>, device:<id>, admin:<user>.")
+    actor = models.CharField(
+        max_length=200, blank=True, help_text="Who caused it: app:<ikey>, device:<id>, admin:<user>."
+    )
     subscriber_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     device_id = models.BigIntegerField(null=True, blank=True)
     approval_id = models.UUIDField(null=True, blank=True, db_index=True)

@@ -48,7 +48,9 @@ def parse_activation(code_or_url: str) -> tuple[str | None, str]:
 
 
 class DeviceClient:
-    def __init__(self, state: dict[str, Any], state_path: Path | None = None, *, session: requests.Session | None = None):
+    def __init__(
+        self, state: dict[str, Any], state_path: Path | None = None, *, session: requests.Session | None = None
+    ):
         self.state, self.state_path = state, state_path
         self.session = session or requests.Session()
         self._key = serialization.load_pem_private_key(state["private_key_pem"].encode(), password=None)
@@ -88,9 +90,11 @@ class DeviceClient:
         if not server:
             raise ValueError("a --server URL is needed when activating with a bare code")
         key = ec.generate_private_key(ec.SECP256R1())
-        public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        public_pem = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         http = session or requests.Session()
         body = {"code": code, "public_key": public_pem, "name": name, "platform": platform, "fcm_token": fcm_token}
         response = http.post(f"{server}/api/v1/device/activate", json=body, timeout=30)
@@ -208,8 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "activate":
             client = DeviceClient.activate(
-                args.code_or_url, server=args.server, state_path=args.state, name=args.name,
-                platform=args.platform, fcm_token=args.fcm_token,
+                args.code_or_url,
+                server=args.server,
+                state_path=args.state,
+                name=args.name,
+                platform=args.platform,
+                fcm_token=args.fcm_token,
             )
             secret_keys = ("private_key_pem", "device_token", "passcode_secret")
             result: Any = {k: v for k, v in client.state.items() if k not in secret_keys}

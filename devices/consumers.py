@@ -77,7 +77,9 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "approval.request", "approval_id": event["approval_id"]})
 
     async def approval_updated(self, event: dict[str, str]) -> None:
-        await self.send_json({"type": "approval.updated", "approval_id": event["approval_id"], "status": event["status"]})
+        await self.send_json(
+            {"type": "approval.updated", "approval_id": event["approval_id"], "status": event["status"]}
+        )
 
     async def session_code(self, event: dict[str, str]) -> None:
         """A session code (fallbacks app) for the user to type on the login page."""

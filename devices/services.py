@@ -74,7 +74,9 @@ def enrollment_create(*, subscriber: Subscriber, created_by: str, ttl_seconds: i
     )
     qr_token = quote(encrypt_secret(code), safe="")
     qr_url = f"{settings.MFA_PUBLIC_URL.rstrip('/')}{reverse('enrollment-qr')}?t={qr_token}"
-    return IssuedEnrollment(enrollment=enrollment, activation_code=code, activation_url=activation_url(code), qr_url=qr_url)
+    return IssuedEnrollment(
+        enrollment=enrollment, activation_code=code, activation_url=activation_url(code), qr_url=qr_url
+    )
 
 
 def enrollment_expire(*, enrollment: Enrollment, actor: str) -> None:
@@ -406,4 +408,3 @@ def device_invalidate_push_token(*, device_id: int, fcm_token: str, reason: str)
             device_id=device_id,
             detail={"reason": reason},
         )
-

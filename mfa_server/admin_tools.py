@@ -79,5 +79,11 @@ def shown_once_response(
         buffer = io.BytesIO()
         segno.make(qr_data, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False)
         qr_svg = buffer.getvalue().decode()
-    context = {**admin.site.each_context(request), "title": title, "items": items, "qr_svg": qr_svg, "back_url": back_url}
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "items": items,
+        "qr_svg": qr_svg,
+        "back_url": back_url,
+    }
     return TemplateResponse(request, "admin/shown_once.html", context)

@@ -80,7 +80,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return problem_response(code="invalid_input", status=400, detail="The request is not valid.", fields=fields)
     if isinstance(exc, DjangoValidationError):
         return problem_response(
-            code="invalid_input", status=400, detail="The request is not valid.", fields={"non_field_errors": exc.messages}
+            code="invalid_input",
+            status=400,
+            detail="The request is not valid.",
+            fields={"non_field_errors": exc.messages},
         )
     if isinstance(exc, Http404):
         return problem_response(code="not_found", status=404, detail="Not found.")

@@ -98,7 +98,9 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("MFA_BEHIND_TLS_PROXY", default=False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("MFA_BEHIND_TLS_PROXY", default=False) else None
+)
 
 # Fernet keys (urlsafe base64, 32 bytes), newest first, that encrypt API secrets at rest.
 MFA_SECRET_ENCRYPTION_KEYS = env.list(
@@ -179,7 +181,9 @@ MFA_WORKER_INTERVAL_SECONDS = env.float("MFA_WORKER_INTERVAL_SECONDS", default=1
 # --- WebAuthn (approver web app) ------------------------------------------------------------
 # RP ID and origins default to MFA_PUBLIC_URL's host and origin; the RP ID must be a registrable
 # suffix of every origin. Attestation: "none" (default) or "direct"/"indirect"/"enterprise" (stored).
-MFA_WEBAUTHN_RP_ID = env.str("MFA_WEBAUTHN_RP_ID", default=MFA_PUBLIC_URL.split("://", 1)[-1].split("/")[0].split(":")[0])
+MFA_WEBAUTHN_RP_ID = env.str(
+    "MFA_WEBAUTHN_RP_ID", default=MFA_PUBLIC_URL.split("://", 1)[-1].split("/")[0].split(":")[0]
+)
 MFA_WEBAUTHN_RP_NAME = env.str("MFA_WEBAUTHN_RP_NAME", default="MFA Approver")
 MFA_WEBAUTHN_ORIGINS = env.list("MFA_WEBAUTHN_ORIGINS", default=["/".join(MFA_PUBLIC_URL.split("/")[:3])])
 MFA_WEBAUTHN_ATTESTATION = env.str("MFA_WEBAUTHN_ATTESTATION", default="none")

@@ -39,14 +39,25 @@ class SignedClient:
     host: str = "localhost"
 
     def request(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
-        date: str | None = None, skey: str | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        date: str | None = None,
+        skey: str | None = None,
     ) -> Any:
         raw = json.dumps(body).encode() if body is not None else b""
         date = date or formatdate()
         canonical = canonical_string(
-            version=5, date=date, method=method, host=self.host, path=path,
-            params=sorted((params or {}).items()), body=raw,
+            version=5,
+            date=date,
+            method=method,
+            host=self.host,
+            path=path,
+            params=sorted((params or {}).items()),
+            body=raw,
         )
         headers = {
             "HTTP_DATE": date,
@@ -77,9 +88,11 @@ class TestDevice:
     @staticmethod
     def new_key() -> tuple[ec.EllipticCurvePrivateKey, str]:
         key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        pem = (
+            key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
         return key, pem
 
     @property
@@ -92,7 +105,12 @@ class TestDevice:
     def proof(self, approval_id: str, decision: str, number: str = "", timestamp: int | None = None) -> dict[str, Any]:
         timestamp = int(time.time()) if timestamp is None else timestamp
         payload = canonical_payload(approval_id=approval_id, decision=decision, number=number, timestamp=timestamp)
-        return {"decision": decision, "number": number, "timestamp": timestamp, "signature": sign_payload(self.key, payload)}
+        return {
+            "decision": decision,
+            "number": number,
+            "timestamp": timestamp,
+            "signature": sign_payload(self.key, payload),
+        }
 
     def submit(self, approval_id: str, proof: dict[str, Any]) -> Any:
         return self.client.post(

@@ -10,7 +10,9 @@ from approvals.services import relying_result
 
 class PreauthInputSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
-    ip = serializers.IPAddressField(required=False, allow_null=True, default=None, help_text="The end user's IP (policy).")
+    ip = serializers.IPAddressField(
+        required=False, allow_null=True, default=None, help_text="The end user's IP (policy)."
+    )
 
 
 class DeviceSummarySerializer(serializers.Serializer):

@@ -50,7 +50,9 @@ class CheckApi(RelyingApi):
 
 
 class PreauthApi(RelyingApi):
-    @extend_schema(summary="What to do with this user", request=PreauthInputSerializer, responses=PreauthOutputSerializer)
+    @extend_schema(
+        summary="What to do with this user", request=PreauthInputSerializer, responses=PreauthOutputSerializer
+    )
     def post(self, request: Request) -> Response:
         data = PreauthInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

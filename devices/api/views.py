@@ -28,7 +28,11 @@ from policies.permissions import DeviceConnectionPermission
 
 
 class DeviceActivateApi(APIView):
-    @extend_schema(summary="Activate a device with its code", request=ActivateInputSerializer, responses={201: ActivateOutputSerializer})
+    @extend_schema(
+        summary="Activate a device with its code",
+        request=ActivateInputSerializer,
+        responses={201: ActivateOutputSerializer},
+    )
     def post(self, request: Request) -> Response:
         data = ActivateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -66,7 +70,9 @@ class DeviceMeApi(DeviceApi):
 
 
 class DevicePushTokenApi(DeviceApi):
-    @extend_schema(summary="Replace the FCM registration token", request=PushTokenInputSerializer, responses=DeviceOutputSerializer)
+    @extend_schema(
+        summary="Replace the FCM registration token", request=PushTokenInputSerializer, responses=DeviceOutputSerializer
+    )
     def put(self, request: Request) -> Response:
         data = PushTokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -23,7 +23,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            subscriber = subscriber_get_or_create(tenant=tenant_get(slug=options["tenant"]), username=options["username"])
+            subscriber = subscriber_get_or_create(
+                tenant=tenant_get(slug=options["tenant"]), username=options["username"]
+            )
         except DomainError as exc:
             raise CommandError(json.dumps({"code": exc.code, "detail": exc.message})) from exc
         issued = enrollment_create(subscriber=subscriber, created_by="cli", ttl_seconds=options["ttl"])
