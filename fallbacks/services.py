@@ -9,6 +9,7 @@ or audited.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -99,42 +100,82 @@ def _require_subscriber_may_log_in(approval: ApprovalRequest) -> None:
         raise SubscriberDeniedError(reason=status)
 
 
-def _approval_open(
+@dataclass(frozen=True)
+class _Login:
+    """A direct code-factor login that passed the factor and policy gates, ready to open its transaction."""
+
+    application: Application
+    subscriber: Subscriber
+    factor: str
+    context: LoginContext
+    request_digest: str | None
+    policy_rule: str
+    ttl_seconds: int
+    now: datetime
+
+    def open(self) -> ApprovalRequest:
+        """Create the pending transaction (no push is sent) and audit it."""
+        approval = ApprovalRequest.objects.create(
+            application=self.application,
+            subscriber=self.subscriber,
+            factor=self.factor,
+            ip=self.context.ip,
+            hostname=self.context.hostname,
+            user_agent=self.context.user_agent,
+            display_text=self.context.display_text,
+            login_type=self.context.login_type,
+            policy_rule=self.policy_rule,
+            request_digest=self.request_digest,
+            created_at=self.now,
+            expires_at=self.now + timedelta(seconds=self.ttl_seconds),
+        )
+        audit_record(
+            kind="approval.created",
+            tenant_id=self.application.tenant_id,
+            actor=_actor(self.application),
+            subscriber_id=self.subscriber.pk,
+            approval_id=approval.pk,
+            ip=self.context.ip,
+            detail={"factor": self.factor, "hostname": self.context.hostname, "type": self.context.login_type},
+        )
+        return approval
+
+    def approve_bypass(self, *, client_ip: str | None) -> ApprovalRequest:
+        """A subscriber on bypass passes without a code (audited like any approval)."""
+        return _approval_finish(
+            approval=self.open(), status=Status.APPROVED, reason="bypass", now=self.now, ip=client_ip
+        )
+
+
+def _replayed(*, application: Application, request_digest: str | None) -> ApprovalRequest | None:
+    """The transaction an identical signed request already created, if any."""
+    if not request_digest:
+        return None
+    return ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
+
+
+def _login_begin(
     *,
     application: Application,
-    subscriber: Subscriber,
+    username: str,
     factor: str,
     context: LoginContext,
-    ttl_seconds: int,
     request_digest: str | None,
-    now: datetime,
-    policy_rule: str = "",
-) -> ApprovalRequest:
-    """Create a pending transaction for a code factor (no push is sent) and audit it."""
-    approval = ApprovalRequest.objects.create(
+    request_facts: RequestFacts | None,
+) -> _Login:
+    """Check the factor and the policy's locks, then find the subscriber (raises when any refuses)."""
+    factor_require_allowed(application=application, factor=factor)
+    policy_rule = _policy_gate(application=application, username=username, context=context, request_facts=request_facts)
+    return _Login(
         application=application,
-        subscriber=subscriber,
+        subscriber=subscriber_for_login(application=application, username=username),
         factor=factor,
-        ip=context.ip,
-        hostname=context.hostname,
-        user_agent=context.user_agent,
-        display_text=context.display_text,
-        login_type=context.login_type,
-        policy_rule=policy_rule,
+        context=context,
         request_digest=request_digest,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds),
+        policy_rule=policy_rule,
+        ttl_seconds=effective_policy(application=application).approval_timeout_seconds,
+        now=timezone.now(),
     )
-    audit_record(
-        kind="approval.created",
-        tenant_id=application.tenant_id,
-        actor=_actor(application),
-        subscriber_id=subscriber.pk,
-        approval_id=approval.pk,
-        ip=context.ip,
-        detail={"factor": factor, "hostname": context.hostname, "type": context.login_type},
-    )
-    return approval
 
 
 def _approval_finish(
@@ -268,29 +309,21 @@ def passcode_verify(
     ``FallbackBackoffError`` and ``RateLimitedError``.
     """
     context = context or LoginContext()
-    if request_digest:
-        existing = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
-        if existing:
-            return existing
+    if existing := _replayed(application=application, request_digest=request_digest):
+        return existing
     code = codes.normalize_code(passcode)
     factor = Factor.BYPASS_CODE if len(code) == codes.BYPASS_CODE_DIGITS else Factor.PASSCODE
-    factor_require_allowed(application=application, factor=factor)
-    policy_rule = _policy_gate(application=application, username=username, context=context, request_facts=request_facts)
-    subscriber = subscriber_for_login(application=application, username=username)
-    now = timezone.now()
-    policy = effective_policy(application=application)
+    login = _login_begin(
+        application=application,
+        username=username,
+        factor=factor,
+        context=context,
+        request_digest=request_digest,
+        request_facts=request_facts,
+    )
+    subscriber, now = login.subscriber, login.now
     if subscriber.status == Subscriber.Status.BYPASS:
-        approval = _approval_open(
-            application=application,
-            subscriber=subscriber,
-            factor=factor,
-            context=context,
-            ttl_seconds=policy.approval_timeout_seconds,
-            request_digest=request_digest,
-            now=now,
-            policy_rule=policy_rule,
-        )
-        return _approval_finish(approval=approval, status=Status.APPROVED, reason="bypass", now=now, ip=client_ip)
+        return login.approve_bypass(client_ip=client_ip)
     lockout.attempt_guard(application=application, subscriber=subscriber, now=now)
     device: Device | None = None
     if factor == Factor.BYPASS_CODE:
@@ -299,16 +332,7 @@ def passcode_verify(
     else:
         device, failure = _totp_consume(subscriber=subscriber, code=code, now=now)
         accepted, reason = device is not None, failure or "passcode_verified"
-    approval = _approval_open(
-        application=application,
-        subscriber=subscriber,
-        factor=factor,
-        context=context,
-        ttl_seconds=policy.approval_timeout_seconds,
-        request_digest=request_digest,
-        now=now,
-        policy_rule=policy_rule,
-    )
+    approval = login.open()
     if not accepted:
         _code_refused_audit(approval=approval, factor=factor, reason=reason, ip=client_ip)
         decided = _approval_finish(approval=approval, status=Status.DENIED, reason=reason, now=now, ip=client_ip)
@@ -508,27 +532,19 @@ def code_start(
     When the send is refused the new transaction is cancelled and the refusal raised.
     """
     context = context or LoginContext()
-    if request_digest:
-        existing = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
-        if existing:
-            return existing
-    factor_require_allowed(application=application, factor=factor)
-    policy_rule = _policy_gate(application=application, username=username, context=context, request_facts=request_facts)
-    subscriber = subscriber_for_login(application=application, username=username)
-    now = timezone.now()
-    policy = effective_policy(application=application)
+    if existing := _replayed(application=application, request_digest=request_digest):
+        return existing
+    login = _login_begin(
+        application=application,
+        username=username,
+        factor=factor,
+        context=context,
+        request_digest=request_digest,
+        request_facts=request_facts,
+    )
+    subscriber, now = login.subscriber, login.now
     if subscriber.status == Subscriber.Status.BYPASS:
-        approval = _approval_open(
-            application=application,
-            subscriber=subscriber,
-            factor=factor,
-            context=context,
-            ttl_seconds=policy.approval_timeout_seconds,
-            request_digest=request_digest,
-            now=now,
-            policy_rule=policy_rule,
-        )
-        return _approval_finish(approval=approval, status=Status.APPROVED, reason="bypass", now=now, ip=client_ip)
+        return login.approve_bypass(client_ip=client_ip)
     if factor == Factor.SMS:
         phone = PhoneNumber.objects.filter(subscriber=subscriber).first()
         if phone is None:
@@ -543,16 +559,7 @@ def code_start(
         )
     elif not Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).exists():
         raise SubscriberUnknownError()
-    approval = _approval_open(
-        application=application,
-        subscriber=subscriber,
-        factor=factor,
-        context=context,
-        ttl_seconds=policy.approval_timeout_seconds,
-        request_digest=request_digest,
-        now=now,
-        policy_rule=policy_rule,
-    )
+    approval = login.open()
     try:
         return code_send(application=application, approval=approval, factor=factor, client_ip=client_ip)
     except (SmsRefusedError, SmsDeliveryError):
