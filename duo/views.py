@@ -24,6 +24,7 @@ from duo.identifiers import duo_user_id, username_for
 from duo.logo import brand_logo_png
 from duo.responses import duo_exception_handler, duo_ok
 from policies.facts import request_facts
+from policies.permissions import RelyingConnectionPermission
 
 
 class DuoApi(APIView):
@@ -34,7 +35,8 @@ class DuoApi(APIView):
 
     schema = None
     authentication_classes = [DuoSignedRequestAuthentication]
-    permission_classes: list[Any] = []
+    # The same connection locks as the native relying API: source networks and service-to-service mTLS.
+    permission_classes = [RelyingConnectionPermission]
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     renderer_classes = [JSONRenderer]
 

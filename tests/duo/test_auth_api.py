@@ -383,6 +383,22 @@ def test_policy__denied_network_from_ipaddr__preauth_deny_and_push_refused(duo_a
     assert ApprovalRequest.objects.count() == 0
 
 
+def test_policy__relying_service_outside_its_networks__every_signed_endpoint_refused(duo_auth, issued_app):
+    """The Duo surface applies the same connection locks as the native API (here: the service's source network)."""
+    Policy.objects.create(
+        tenant=issued_app.application.tenant,
+        application=issued_app.application,
+        service_networks_allow="192.0.2.0/24",
+    )
+    for call in (duo_auth.check, lambda: duo_auth.preauth(username="alice")):
+        with pytest.raises(RuntimeError) as caught:
+            call()
+        status, body = _fail(caught.value)
+        assert (status, body["code"], body["message_detail"]) == (403, 40301, "policy_denied")
+    assert abs(duo_auth.ping()["time"] - time.time()) < 5  # unsigned liveness stays open
+    assert AuditEvent.objects.filter(kind="policy.refused").count() == 2
+
+
 def test_check__x_duo_date_only_like_duo_hmac__accepted(duo_server, issued_app):
     """duo_hmac sends X-Duo-Date and no Date, and includes x-duo-date in the v5 header hash."""
     date = formatdate()
