@@ -8,7 +8,7 @@ from devices.delivery import locmem
 from devices.services import device_activate, enrollment_create
 from tenants.models import Subscriber, Tenant
 from tenants.services import subscriber_get_or_create, tenant_create
-from tests.helpers import SignedClient, TestDevice
+from tests.helpers import PhoneDevice, SignedClient
 
 
 @pytest.fixture
@@ -31,17 +31,17 @@ def subscriber(tenant) -> Subscriber:
     return subscriber_get_or_create(tenant=tenant, username="alice")
 
 
-def make_device(subscriber: Subscriber, name: str = "Alice phone", fcm_token: str = "") -> TestDevice:
+def make_device(subscriber: Subscriber, name: str = "Alice phone", fcm_token: str = "") -> PhoneDevice:
     issued = enrollment_create(subscriber=subscriber, created_by="test")
-    key, pem = TestDevice.new_key()
+    key, pem = PhoneDevice.new_key()
     activated = device_activate(
         code=issued.activation_code, public_key_pem=pem, name=name, platform="test", fcm_token=fcm_token
     )
-    return TestDevice(Client(), key, activated.device.pk, activated.device_token)
+    return PhoneDevice(Client(), key, activated.device.pk, activated.device_token)
 
 
 @pytest.fixture
-def phone(subscriber) -> TestDevice:
+def phone(subscriber) -> PhoneDevice:
     return make_device(subscriber)
 
 

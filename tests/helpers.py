@@ -77,7 +77,7 @@ class SignedClient:
 
 
 @dataclass
-class TestDevice:
+class PhoneDevice:
     """A phone: an enrolled P-256 key plus the device API token."""
 
     client: Client

@@ -13,7 +13,7 @@ from fallbacks.sms import locmem
 from fallbacks.sms.base import SmsMessage
 from tenants.models import Subscriber
 from tests.fallbacks.helpers import UK_MOBILE
-from tests.helpers import TestDevice
+from tests.helpers import PhoneDevice
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,7 @@ def alice_phone_number(subscriber: Subscriber) -> str:
 
 @dataclass
 class PasscodeDevice:
-    device: TestDevice
+    device: PhoneDevice
     secret: str
 
     def totp(self) -> pyotp.TOTP:
@@ -47,7 +47,7 @@ class PasscodeDevice:
 
 
 @pytest.fixture
-def passcode_phone(phone: TestDevice) -> PasscodeDevice:
+def passcode_phone(phone: PhoneDevice) -> PasscodeDevice:
     """Alice's phone after provisioning its passcode secret over the device API."""
     response = phone.client.post("/api/v1/device/passcode-secret", **phone.headers)
     assert response.status_code == 201, response.json()

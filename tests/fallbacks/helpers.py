@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from fallbacks.lockout import failures_in_a_row
 from fallbacks.models import OneTimeCode, SmsSend, SubscriberBackoff
 from tenants.models import Subscriber
-from tests.helpers import SignedClient, TestDevice
+from tests.helpers import PhoneDevice, SignedClient
 
 UK_MOBILE = "+447400123456"  # libphonenumber's example GB mobile
 _logins = itertools.count(1)
@@ -39,7 +39,7 @@ def passcode(relying: SignedClient, value: str, username: str = "alice", **conte
     return relying.request("POST", "/api/v1/auth/passcode", body=body)
 
 
-def session_codes(phone: TestDevice) -> list[dict[str, Any]]:
+def session_codes(phone: PhoneDevice) -> list[dict[str, Any]]:
     response = phone.get("codes")
     assert response.status_code == 200, response.json()
     return response.json()

@@ -17,7 +17,7 @@ from approvals.signing import authorization_header, canonical_string, sign
 from audit.models import AuditEvent
 from tenants.models import Subscriber
 from tests.conftest import make_device
-from tests.helpers import TestDevice
+from tests.helpers import PhoneDevice
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -138,6 +138,6 @@ def no_push_fatigue(settings) -> None:
 
 
 @pytest.fixture
-def bob_phone(tenant) -> TestDevice:
+def bob_phone(tenant) -> PhoneDevice:
     """A second subscriber of the same tenant, with a device."""
     return make_device(Subscriber.objects.create(tenant=tenant, username="bob"), name="Bob phone")

@@ -217,11 +217,11 @@ def test_issue_enrolment__page_shows_code_and_qr_and_the_code_activates(superuse
     html = response.content.decode()
     assert code in html
     assert "<svg" in html
-    from tests.helpers import TestDevice
+    from tests.helpers import PhoneDevice
 
     activated = client.post(
         "/api/v1/device/activate",
-        {"code": code, "public_key": TestDevice.new_key()[1], "name": "New phone"},
+        {"code": code, "public_key": PhoneDevice.new_key()[1], "name": "New phone"},
         content_type="application/json",
     )
     assert activated.status_code == 201
@@ -229,13 +229,13 @@ def test_issue_enrolment__page_shows_code_and_qr_and_the_code_activates(superuse
 
 def test_expire_enrolment__code_refused(superuser_client, subscriber, client):
     from devices.services import enrollment_create
-    from tests.helpers import TestDevice
+    from tests.helpers import PhoneDevice
 
     issued = enrollment_create(subscriber=subscriber, created_by="test")
     _action(superuser_client, Enrollment, "expire", [issued.enrollment])
     response = client.post(
         "/api/v1/device/activate",
-        {"code": issued.activation_code, "public_key": TestDevice.new_key()[1], "name": "Late phone"},
+        {"code": issued.activation_code, "public_key": PhoneDevice.new_key()[1], "name": "Late phone"},
         content_type="application/json",
     )
     assert_problem(response, 400, "activation_code_invalid")

@@ -126,10 +126,10 @@ def test_proof_altered_after_signing__proof_invalid(relying, phone, tx, field):
 
 
 def test_proof_signed_by_another_device__proof_invalid(relying, phone, bob_phone, tx):
-    from tests.helpers import TestDevice
+    from tests.helpers import PhoneDevice
 
-    stranger_key, _ = TestDevice.new_key()
-    forged = TestDevice(phone.client, stranger_key, phone.device_id, phone.token)
+    stranger_key, _ = PhoneDevice.new_key()
+    forged = PhoneDevice(phone.client, stranger_key, phone.device_id, phone.token)
     assert_problem(forged.decide(tx["txid"], "approve", tx["number"]), 400, "proof_invalid")
 
 

@@ -12,7 +12,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from devices.models import Device, Enrollment
 from devices.services import enrollment_create
-from tests.helpers import TestDevice
+from tests.helpers import PhoneDevice
 from tests.integration.conftest import assert_problem, audit_kinds, db_text
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +25,7 @@ def _pem(public_key) -> str:
 
 
 def _activate(client: Client, code: str, pem: str | None = None, **extra):
-    pem = pem if pem is not None else TestDevice.new_key()[1]
+    pem = pem if pem is not None else PhoneDevice.new_key()[1]
     body = {"code": code, "public_key": pem, "name": "Alice phone", "platform": "ios", **extra}
     return client.post(ACTIVATE, body, content_type="application/json")
 
@@ -36,7 +36,7 @@ def code(subscriber) -> str:
 
 
 def test_activate__valid_code__device_created_and_token_works(client, code, subscriber):
-    key, pem = TestDevice.new_key()
+    key, pem = PhoneDevice.new_key()
     response = _activate(client, code, pem, fcm_token="fcm-registration-token")
     assert response.status_code == 201, response.content
     body = response.json()

@@ -21,7 +21,7 @@ from audit.models import AuditEvent
 from devices.models import Device, Enrollment
 from devices.services import enrollment_create
 from tests.conftest import make_device
-from tests.helpers import TestDevice
+from tests.helpers import PhoneDevice
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.live]
 THREADS = 8
@@ -54,7 +54,7 @@ def outcome(response: Any) -> tuple[int, str]:
     return response.status_code, response.json().get("code", response.json().get("status", ""))
 
 
-def decision_calls(txid: str, number: str, devices: list[TestDevice]) -> list[Callable[[], Any]]:
+def decision_calls(txid: str, number: str, devices: list[PhoneDevice]) -> list[Callable[[], Any]]:
     """Half approve, half deny; each proof signed at a different second so none is a replay of another."""
     now = int(time.time())
     calls = []
@@ -62,7 +62,7 @@ def decision_calls(txid: str, number: str, devices: list[TestDevice]) -> list[Ca
         device = devices[i % len(devices)]
         decision = "approve" if i % 2 == 0 else "deny"
         proof = device.proof(txid, decision, number if decision == "approve" else "", timestamp=now - i)
-        phone = TestDevice(Client(), device.key, device.device_id, device.token)
+        phone = PhoneDevice(Client(), device.key, device.device_id, device.token)
         calls.append(lambda phone=phone, proof=proof: phone.submit(txid, proof))
     return calls
 
@@ -100,7 +100,7 @@ def test_activation_race__same_code_at_once__exactly_one_device(subscriber):
     issued = enrollment_create(subscriber=subscriber, created_by="test")
     bodies = []
     for i in range(THREADS):
-        _, pem = TestDevice.new_key()
+        _, pem = PhoneDevice.new_key()
         bodies.append({"code": issued.activation_code, "public_key": pem, "name": f"phone {i}", "platform": "test"})
     calls = [
         lambda body=body: Client().post("/api/v1/device/activate", body, content_type="application/json")

@@ -12,7 +12,7 @@ from approvals.models import ApprovalRequest
 from devices.models import Device
 from devices.services import device_revoke
 from mfa_server.asgi import application
-from tests.helpers import TestDevice, wait_until
+from tests.helpers import PhoneDevice, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://localhost")
@@ -25,7 +25,7 @@ def communicator(token: str | None) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, "/ws/device", headers=headers)
 
 
-async def connected(phone: TestDevice) -> WebsocketCommunicator:
+async def connected(phone: PhoneDevice) -> WebsocketCommunicator:
     ws = communicator(phone.token)
     ok, _ = await ws.connect(timeout=3)
     assert ok
