@@ -54,13 +54,16 @@ def render_config(tmp: Path, *, listen_port: int, app_port: int) -> Path:
     """deploy/nginx-mtls.conf with test paths and ports, wrapped in a minimal main config."""
     site = (REPO / "deploy" / "nginx-mtls.conf").read_text()
     replacements = {
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app_port};",
+        # The test's one live server answers both upstreams (plain HTTP and /ws/).
+        "server 127.0.0.1:8001;": f"server 127.0.0.1:{app_port};",
+        "server 127.0.0.1:8002;": f"server 127.0.0.1:{app_port};",
         "listen 443 ssl;": f"listen 127.0.0.1:{listen_port} ssl;",
         "listen [::]:443 ssl;": "",
         "/etc/nginx/mfa/": f"{tmp}/",
         # Connect to the app from 127.0.0.2: the app trusts only that address, so the test's own
         # direct requests (from 127.0.0.1) are "an untrusted address".
         "proxy_pass http://mfa_app;": "proxy_bind 127.0.0.2; proxy_pass http://mfa_app;",
+        "proxy_pass http://mfa_ws;": "proxy_bind 127.0.0.2; proxy_pass http://mfa_ws;",
     }
     for old, new in replacements.items():
         assert old in site, f"deploy/nginx-mtls.conf no longer contains {old!r}"
