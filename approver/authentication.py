@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from devices.models import Device
 from devices.selectors import device_for_token
 from mfa_server.errors import DomainError, NotAuthenticatedError
+from mfa_server.net import client_ip
 
 
 def cookie_token(cookies: dict[str, str]) -> str | None:
@@ -81,7 +82,7 @@ class DeviceCookieAuthentication(_CsrfEnforcing):
         token = cookie_token(request.COOKIES)
         if not token:
             raise NotAuthenticatedError()
-        device = device_for_token(token=token, client_ip=request.META.get("REMOTE_ADDR"))
+        device = device_for_token(token=token, client_ip=client_ip(request))
         if device.kind != Device.Kind.WEBAUTHN:
             # The cookie is only ever issued to WebAuthn devices; an app-key token must keep proving with its key.
             raise NotAuthenticatedError()

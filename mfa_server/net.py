@@ -10,8 +10,9 @@ client; everything left of it was written by the client and can be anything.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -71,21 +72,45 @@ def _trusted() -> tuple[IpNetwork, ...]:
     return trusted_networks(settings.MFA_TRUSTED_PROXIES)
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The address of whoever made the request (through trusted proxies only)."""
+def meta_client_ip(meta: Mapping[str, Any]) -> str | None:
+    """The client address from a WSGI-style ``META`` (a request's, or ``scope_meta`` of a WebSocket)."""
     return resolve_client_ip(
-        remote_addr=request.META.get("REMOTE_ADDR"),
-        forwarded_for=request.META.get(settings.MFA_FORWARDED_FOR_HEADER, ""),
+        remote_addr=meta.get("REMOTE_ADDR"),
+        forwarded_for=meta.get(settings.MFA_FORWARDED_FOR_HEADER, ""),
         trusted=_trusted(),
     )
 
 
-def presented_certificate(request: HttpRequest) -> PresentedCertificate | None:
-    """The client certificate forwarded by a trusted TLS proxy; None when absent or the peer is untrusted."""
-    if not is_trusted(request.META.get("REMOTE_ADDR"), _trusted()):
+def meta_certificate(meta: Mapping[str, Any]) -> PresentedCertificate | None:
+    """The forwarded client certificate in a WSGI-style ``META``; None when absent or the peer is untrusted."""
+    if not is_trusted(meta.get("REMOTE_ADDR"), _trusted()):
         return None
-    pem = request.META.get(settings.MFA_CLIENT_CERT_HEADER, "").strip()
-    verify = request.META.get(settings.MFA_CLIENT_VERIFY_HEADER, "").strip()
+    pem = meta.get(settings.MFA_CLIENT_CERT_HEADER, "").strip()
+    verify = meta.get(settings.MFA_CLIENT_VERIFY_HEADER, "").strip()
     if not pem or verify == "NONE":
         return None
     return PresentedCertificate(pem=pem, proxy_verify=verify or "NONE")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address of whoever made the request (through trusted proxies only)."""
+    return meta_client_ip(request.META)
+
+
+def presented_certificate(request: HttpRequest) -> PresentedCertificate | None:
+    """The client certificate forwarded by a trusted TLS proxy; None when absent or the peer is untrusted."""
+    return meta_certificate(request.META)
+
+
+def scope_meta(scope: Mapping[str, Any]) -> dict[str, str]:
+    """``REMOTE_ADDR`` and the ``HTTP_*`` headers of an ASGI connection scope (a WebSocket handshake), named
+    and joined as Django's ``ASGIRequest`` builds ``request.META``, so the functions above judge both alike."""
+    meta: dict[str, str] = {}
+    if scope.get("client"):
+        meta["REMOTE_ADDR"] = str(scope["client"][0])
+    for raw_name, raw_value in scope.get("headers", []):
+        name = "HTTP_" + raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        separator = "; " if name == "HTTP_COOKIE" else ","
+        meta[name] = f"{meta[name]}{separator}{value}" if name in meta else value
+    return meta

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.http import HttpRequest
 
-from mfa_server.net import PresentedCertificate, client_ip, presented_certificate
+from mfa_server.net import PresentedCertificate, meta_certificate, meta_client_ip, scope_meta
 
 
 @dataclass(frozen=True)
@@ -27,9 +29,20 @@ def request_facts(
     request: HttpRequest, *, end_user_ip: str | None = None, device_id: int | None = None
 ) -> RequestFacts:
     """Facts of a relying-API call (``end_user_ip`` from the body) or of an end-user connection."""
+    return _meta_facts(request.META, end_user_ip=end_user_ip, device_id=device_id)
+
+
+def scope_facts(scope: Mapping[str, Any], *, device_id: int | None = None) -> RequestFacts:
+    """Facts of a WebSocket handshake (ASGI scope): the same trusted-proxy rules as an HTTP request."""
+    return _meta_facts(scope_meta(scope), device_id=device_id)
+
+
+def _meta_facts(
+    meta: Mapping[str, Any], *, end_user_ip: str | None = None, device_id: int | None = None
+) -> RequestFacts:
     return RequestFacts(
         end_user_ip=end_user_ip,
-        service_ip=client_ip(request),
-        certificate=presented_certificate(request),
+        service_ip=meta_client_ip(meta),
+        certificate=meta_certificate(meta),
         device_id=device_id,
     )

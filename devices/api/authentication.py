@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from devices.selectors import device_for_token
 from mfa_server.errors import NotAuthenticatedError
+from mfa_server.net import client_ip
 
 SCHEME = "device"
 
@@ -25,7 +26,7 @@ class DeviceTokenAuthentication(BaseAuthentication):
         token = token_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
         if not token:
             raise NotAuthenticatedError()
-        device = device_for_token(token=token, client_ip=request.META.get("REMOTE_ADDR"))
+        device = device_for_token(token=token, client_ip=client_ip(request))
         if device.last_seen_at is None or (timezone.now() - device.last_seen_at).total_seconds() > 60:
             type(device).objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
         return device, token
