@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -15,16 +16,30 @@ from devices.browser_session import session_token_from_headers
 from devices.models import Device
 from devices.selectors import device_for_token
 from mfa_server.errors import DomainError
+from policies.exceptions import PolicyDeniedError
+from policies.facts import RequestFacts, scope_facts
+from policies.permissions import enforce_device_connection
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_POLICY_DENIED = 4403
 
 
 @database_sync_to_async
-def _authenticate(token: str) -> Device | None:
+def _authenticate(token: str, client_ip: str | None) -> Device | None:
     try:
-        return device_for_token(token=token)
+        return device_for_token(token=token, client_ip=client_ip)
     except DomainError:
         return None
+
+
+@database_sync_to_async
+def _policy_allows(device: Device, facts: RequestFacts) -> bool:
+    """The tenant policy's connection locks, as on the device API (refusals are audited ``policy.refused``)."""
+    try:
+        enforce_device_connection(device=device, facts=facts)
+    except PolicyDeniedError:
+        return False
+    return True
 
 
 @database_sync_to_async
@@ -33,7 +48,10 @@ def _pending_ids(device: Device) -> list[str]:
 
 
 class DeviceConsumer(AsyncJsonWebsocketConsumer):
-    """Authenticated by ``Authorization: Device <token>``; sends ``approval.request`` / ``approval.updated``."""
+    """Authenticated by ``Authorization: Device <token>``; sends ``approval.request`` / ``approval.updated``.
+
+    Closes with 4401 (no / unknown / revoked device) or 4403 (the tenant policy's connection locks refused).
+    """
 
     group_name: str | None = None
 
@@ -43,9 +61,14 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         token = token_from_header(headers.get(b"authorization", b"").decode("latin-1")) or session_token_from_headers(
             headers
         )
-        device = await _authenticate(token) if token else None
+        # Client address and certificate as the trusted proxy forwarded them (mfa_server.net rules).
+        facts = scope_facts(self.scope)
+        device = await _authenticate(token, facts.service_ip) if token else None
         if device is None:
             await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await _policy_allows(device, replace(facts, device_id=device.pk)):
+            await self.close(code=CLOSE_POLICY_DENIED)
             return
         self.group_name = device_group_name(device.pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from approvals.models import Application
 from devices.models import Device
-from policies.facts import request_facts
+from policies.facts import RequestFacts, request_facts
 from policies.selectors import effective_policy, tenant_policy
 from policies.services import policy_enforce_connection
 
@@ -43,16 +43,23 @@ class DeviceConnectionPermission(BasePermission):
         device = request.user
         if not isinstance(device, Device):
             return True  # no device session: the view's authentication decides
-        subscriber = device.subscriber
-        policy_enforce_connection(
-            policy=tenant_policy(tenant=subscriber.tenant_id),
-            tenant_id=subscriber.tenant_id,
-            facts=request_facts(request, device_id=device.pk),  # type: ignore[arg-type]
-            actor=f"device:{device.pk}",
-            end_user=True,
-            username=subscriber.username,
-        )
+        enforce_device_connection(device=device, facts=request_facts(request, device_id=device.pk))  # type: ignore[arg-type]
         return True
+
+
+def enforce_device_connection(*, device: Device, facts: RequestFacts) -> None:
+    """A device's connection (HTTP API, approver API or ``/ws/device``): the tenant default policy's
+    client certificate, bound to the subscriber / device when the policy says so. Raises ``PolicyDeniedError``.
+    """
+    subscriber = device.subscriber
+    policy_enforce_connection(
+        policy=tenant_policy(tenant=subscriber.tenant_id),
+        tenant_id=subscriber.tenant_id,
+        facts=facts,
+        actor=f"device:{device.pk}",
+        end_user=True,
+        username=subscriber.username,
+    )
 
 
 def enforce_web_client(request: Any, *, tenant_id: int, username: str | None) -> None:
