@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approver import api, views
+from approver import api, certificates, views
 
 urlpatterns = [
     path("", views.shell, name="approver-shell"),
@@ -18,4 +18,6 @@ urlpatterns = [
     path("api/approvals/<uuid:approval_id>/decision", api.DecisionApi.as_view(), name="approver-decision"),
     path("api/history", api.HistoryApi.as_view(), name="approver-history"),
     path("api/push-subscription", api.PushSubscriptionApi.as_view(), name="approver-push-subscription"),
+    path("api/certificate/options", certificates.CertificateOptionsApi.as_view(), name="approver-certificate-options"),
+    path("api/certificate", certificates.CertificateApi.as_view(), name="approver-certificate"),
 ]

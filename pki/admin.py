@@ -166,6 +166,7 @@ class IssuedCertificateAdmin(TenantScopedAdmin):
         "ca",
         "subscriber",
         "device",
+        "application",
         "holder",
         "serial",
         "subject",
@@ -201,9 +202,10 @@ class IssuedCertificateAdmin(TenantScopedAdmin):
             data = form.cleaned_data
             try:
                 issued = services.certificate_issue_from_csr(
-                    tenant=data["subscriber"].tenant,
+                    tenant=data["tenant"],
                     subscriber=data["subscriber"],
                     device=data["device"],
+                    application=data["application"],
                     csr=data["csr"],
                     validity_days=data["validity_days"],
                     actor=admin_actor(request),
@@ -233,9 +235,10 @@ class IssuedCertificateAdmin(TenantScopedAdmin):
             data = form.cleaned_data
             try:
                 bundle = services.certificate_issue_pkcs12(
-                    tenant=data["subscriber"].tenant,
+                    tenant=data["tenant"],
                     subscriber=data["subscriber"],
                     device=data["device"],
+                    application=data["application"],
                     password=data["password"],
                     algorithm=data["algorithm"],
                     validity_days=data["validity_days"],

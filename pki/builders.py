@@ -33,21 +33,28 @@ REASON_FLAGS: dict[str, x509.ReasonFlags] = {
 
 @dataclass(frozen=True)
 class Holder:
-    """Who a client certificate identifies: tenant, subscriber and optionally one device."""
+    """Who a client certificate identifies: tenant, and a subscriber (optionally one device) or an application."""
 
     tenant_slug: str
     tenant_name: str
     username: str
     device_id: int | None = None
+    application_key: str | None = None  # a relying service's integration key (then no username)
 
     @property
     def uri(self) -> str:
-        """``urn:mfa:<tenant>:<username>[:device:<id>]`` with the username percent-encoded."""
-        uri = f"urn:mfa:{quote(self.tenant_slug, safe='')}:{quote(self.username, safe='@.-_~+')}"
+        """``urn:mfa:<tenant>:<username>[:device:<id>]`` with the username percent-encoded, or
+        ``urn:mfa:<tenant>:app:<integration key>`` for an application."""
+        tenant = quote(self.tenant_slug, safe="")
+        if self.application_key is not None:
+            return f"urn:mfa:{tenant}:app:{quote(self.application_key, safe='')}"
+        uri = f"urn:mfa:{tenant}:{quote(self.username, safe='@.-_~+')}"
         return f"{uri}:device:{self.device_id}" if self.device_id is not None else uri
 
     @property
     def label(self) -> str:
+        if self.application_key is not None:
+            return f"app {self.application_key}"
         return f"{self.username} device {self.device_id}" if self.device_id is not None else self.username
 
 

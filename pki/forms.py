@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 
+from approvals.models import Application
 from devices.models import Device
 from pki.keys import ALGORITHMS, EC_P256
 from pki.models import IssuedCertificate
@@ -40,11 +41,40 @@ class CaImportForm(forms.Form):
         self.fields["tenant"].queryset = tenants  # type: ignore[attr-defined]
 
 
-class IssueFromCsrForm(forms.Form):
-    subscriber = forms.ModelChoiceField(queryset=Subscriber.objects.none())
+class _HolderMixin:
+    """Either a subscriber (optionally one of their devices) or an application (a relying service's mTLS)."""
+
+    def _set_holder_querysets(self, tenants: QuerySet[Tenant]) -> None:
+        fields = self.fields  # type: ignore[attr-defined]
+        fields["subscriber"].queryset = Subscriber.objects.filter(tenant__in=tenants).select_related("tenant")
+        fields["device"].queryset = Device.objects.filter(subscriber__tenant__in=tenants)
+        fields["application"].queryset = Application.objects.filter(tenant__in=tenants).select_related("tenant")
+
+    def _clean_holder(self, data: dict[str, Any]) -> None:
+        device, subscriber, application = data.get("device"), data.get("subscriber"), data.get("application")
+        if (subscriber is None) == (application is None):
+            raise forms.ValidationError("Choose a subscriber or an application (exactly one).")
+        if application is not None and device is not None:
+            raise forms.ValidationError("An application's certificate is not bound to a device.")
+        if device is not None and subscriber is not None and device.subscriber_id != subscriber.pk:
+            raise forms.ValidationError("The device does not belong to this subscriber.")
+        data["tenant"] = (subscriber or application).tenant
+
+
+def _application_field() -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=Application.objects.none(),
+        required=False,
+        help_text="Or: a relying service's own certificate (SAN urn:mfa:<tenant>:app:<integration key>).",
+    )
+
+
+class IssueFromCsrForm(_HolderMixin, forms.Form):
+    subscriber = forms.ModelChoiceField(queryset=Subscriber.objects.none(), required=False)
     device = forms.ModelChoiceField(
         queryset=Device.objects.none(), required=False, help_text="Bind the certificate to one of their devices."
     )
+    application = _application_field()
     csr = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 12}),
         label="CSR",
@@ -54,20 +84,18 @@ class IssueFromCsrForm(forms.Form):
 
     def __init__(self, *args: Any, tenants: QuerySet[Tenant], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["subscriber"].queryset = Subscriber.objects.filter(tenant__in=tenants).select_related("tenant")  # type: ignore[attr-defined]
-        self.fields["device"].queryset = Device.objects.filter(subscriber__tenant__in=tenants)  # type: ignore[attr-defined]
+        self._set_holder_querysets(tenants)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        device, subscriber = data.get("device"), data.get("subscriber")
-        if device is not None and subscriber is not None and device.subscriber_id != subscriber.pk:
-            raise forms.ValidationError("The device does not belong to this subscriber.")
+        self._clean_holder(data)
         return data
 
 
-class IssuePkcs12Form(forms.Form):
-    subscriber = forms.ModelChoiceField(queryset=Subscriber.objects.none())
+class IssuePkcs12Form(_HolderMixin, forms.Form):
+    subscriber = forms.ModelChoiceField(queryset=Subscriber.objects.none(), required=False)
     device = forms.ModelChoiceField(queryset=Device.objects.none(), required=False)
+    application = _application_field()
     algorithm = forms.ChoiceField(choices=[(a, a) for a in ALGORITHMS], initial=EC_P256)
     validity_days = forms.IntegerField(min_value=1, max_value=3650, required=False)
     password = forms.CharField(widget=forms.PasswordInput, help_text="Protects the .p12; tell the user separately.")
@@ -75,16 +103,13 @@ class IssuePkcs12Form(forms.Form):
 
     def __init__(self, *args: Any, tenants: QuerySet[Tenant], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["subscriber"].queryset = Subscriber.objects.filter(tenant__in=tenants).select_related("tenant")  # type: ignore[attr-defined]
-        self.fields["device"].queryset = Device.objects.filter(subscriber__tenant__in=tenants)  # type: ignore[attr-defined]
+        self._set_holder_querysets(tenants)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("password") != data.get("password_again"):
             raise forms.ValidationError("The passwords differ.")
-        device, subscriber = data.get("device"), data.get("subscriber")
-        if device is not None and subscriber is not None and device.subscriber_id != subscriber.pk:
-            raise forms.ValidationError("The device does not belong to this subscriber.")
+        self._clean_holder(data)
         return data
 
 

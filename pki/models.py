@@ -60,13 +60,14 @@ class CertificateAuthority(models.Model):
 
 
 class IssuedCertificate(models.Model):
-    """A client certificate for a subscriber (optionally bound to one of their devices)."""
+    """A client certificate for a subscriber (optionally bound to one of their devices) or an application."""
 
     class Source(models.TextChoices):
         CSR = "csr", "From a CSR"
         SERVER_KEY = "server_key", "Server-generated key (PKCS#12)"
         DEVICE_API = "device_api", "CSR via the device API"
         RENEWAL = "renewal", "Renewal"
+        APPROVER = "approver", "Approval client (PKCS#12 after a WebAuthn check)"
 
     class Reason(models.TextChoices):
         """RFC 5280 CRLReason values that make sense for client certificates."""
@@ -86,6 +87,14 @@ class IssuedCertificate(models.Model):
     )
     device = models.ForeignKey(
         "devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="certificates"
+    )
+    application = models.ForeignKey(
+        "approvals.Application",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="certificates",
+        help_text="A relying service's own certificate (service-to-service mTLS); no subscriber then.",
     )
     holder = models.CharField(max_length=300, help_text="Username (and device) at issuance; kept if they go.")
     serial = models.CharField(max_length=64, unique=True, help_text="Upper-case hex.")

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from approvals.models import Application
 from audit.services import audit_record
 from devices.models import Device
 from devices.proofs import verify_signature
@@ -224,8 +225,22 @@ def ca_import(
     return ca
 
 
-def _check_holder(tenant: Tenant, subscriber: Subscriber, device: Device | None) -> Holder:
-    if subscriber.tenant_id != tenant.pk or (device is not None and device.subscriber_id != subscriber.pk):
+def _check_holder(
+    tenant: Tenant, subscriber: Subscriber | None, device: Device | None, application: Application | None = None
+) -> Holder:
+    if application is not None:
+        # A relying service's certificate names the application only (no subscriber, no device).
+        if application.tenant_id != tenant.pk or subscriber is not None or device is not None:
+            raise HolderInvalidError()
+        return Holder(
+            tenant_slug=tenant.slug,
+            tenant_name=tenant.name,
+            username="",
+            application_key=application.integration_key,
+        )
+    if subscriber is None or subscriber.tenant_id != tenant.pk:
+        raise HolderInvalidError()
+    if device is not None and device.subscriber_id != subscriber.pk:
         raise HolderInvalidError()
     return Holder(
         tenant_slug=tenant.slug,
@@ -247,7 +262,7 @@ def _usable_ca(tenant: Tenant, ca: CertificateAuthority | None) -> CertificateAu
 def _issue(
     *,
     tenant: Tenant,
-    subscriber: Subscriber,
+    subscriber: Subscriber | None,
     device: Device | None,
     public_key: CertificatePublicKeyTypes,
     source: str,
@@ -256,8 +271,9 @@ def _issue(
     ca: CertificateAuthority | None,
     renewed_from: IssuedCertificate | None = None,
     ip: str | None = None,
+    application: Application | None = None,
 ) -> tuple[IssuedCertificate, x509.Certificate]:
-    holder = _check_holder(tenant, subscriber, device)
+    holder = _check_holder(tenant, subscriber, device, application)
     ca = _usable_ca(tenant, ca)
     issuer_cert = load_cert(ca.certificate_pem)
     issuer_key = keys.decrypt_private_key(ca.encrypted_private_key)
@@ -282,6 +298,7 @@ def _issue(
             ca=ca,
             subscriber=subscriber,
             device=device,
+            application=application,
             holder=holder.label,
             serial=serial_hex(cert.serial_number),
             subject=cert.subject.rfc4514_string(),
@@ -298,13 +315,15 @@ def _issue(
             kind="pki.certificate_issued",
             tenant_id=tenant.pk,
             actor=actor,
-            subscriber_id=subscriber.pk,
+            subscriber_id=subscriber.pk if subscriber else None,
             device_id=device.pk if device else None,
             ip=ip,
             detail={
                 "serial": issued.serial,
                 "ca": ca.serial,
                 "source": source,
+                "san_uri": issued.san_uri,
+                **({"application": application.integration_key} if application else {}),
                 "not_after": issued.not_after.isoformat(),
                 **({"renewed_from": renewed_from.serial} if renewed_from else {}),
             },
@@ -316,7 +335,7 @@ def _issue(
 def certificate_issue_from_csr(
     *,
     tenant: Tenant,
-    subscriber: Subscriber,
+    subscriber: Subscriber | None,
     csr: str | bytes,
     device: Device | None = None,
     validity_days: int | None = None,
@@ -324,14 +343,17 @@ def certificate_issue_from_csr(
     ca: CertificateAuthority | None = None,
     source: str = IssuedCertificate.Source.CSR,
     ip: str | None = None,
+    application: Application | None = None,
 ) -> IssuedCertificate:
     """Issue a client certificate for the key in a CSR (the private key never reaches the server).
 
     The CSR's self-signature is verified; its subject and extensions are ignored (the CA sets them).
+    With ``application`` (and no subscriber) the certificate is a relying service's own
+    (SAN ``urn:mfa:<tenant>:app:<integration key>``).
 
     Raises:
         CsrInvalidError, CsrSignatureInvalidError, KeyNotAllowedError: bad CSR.
-        HolderInvalidError: subscriber/device not in ``tenant``.
+        HolderInvalidError: subscriber/device/application not in ``tenant``, or both a subscriber and an application.
         CaNotFoundError, CaExpiredError, CaNotIssuingError: no CA can issue.
     """
     request = load_csr(csr)
@@ -345,6 +367,7 @@ def certificate_issue_from_csr(
         actor=actor,
         ca=ca,
         ip=ip,
+        application=application,
     )
     return issued
 
@@ -360,13 +383,16 @@ class IssuedBundle:
 def certificate_issue_pkcs12(
     *,
     tenant: Tenant,
-    subscriber: Subscriber,
+    subscriber: Subscriber | None,
     password: str,
     device: Device | None = None,
     algorithm: str = keys.EC_P256,
     validity_days: int | None = None,
     actor: str = "",
     ca: CertificateAuthority | None = None,
+    application: Application | None = None,
+    source: str = IssuedCertificate.Source.SERVER_KEY,
+    ip: str | None = None,
 ) -> IssuedBundle:
     """Generate a key on the server, issue a certificate and return both (with the CA chain) as a PKCS#12
     encrypted with ``password``. The private key is not stored: the bundle is delivered once.
@@ -383,10 +409,12 @@ def certificate_issue_pkcs12(
         subscriber=subscriber,
         device=device,
         public_key=key.public_key(),
-        source=IssuedCertificate.Source.SERVER_KEY,
+        source=source,
         validity_days=validity_days,
         actor=actor,
         ca=ca,
+        ip=ip,
+        application=application,
     )
     bundle = pkcs12_bundle(name=issued.holder, key=key, cert=cert, cas=ca_chain(ca=issued.ca), password=password)
     return IssuedBundle(certificate=issued, pkcs12=bundle)
@@ -413,7 +441,7 @@ def certificate_renew(
     certificate.refresh_from_db()
     if certificate.revoked_at is not None:
         raise CertificateRevokedError()
-    if certificate.subscriber is None:
+    if certificate.subscriber is None and certificate.application is None:
         raise HolderInvalidError()
     public_key = load_csr(csr).public_key() if csr else load_cert(certificate.certificate_pem).public_key()
     issued, _ = _issue(
@@ -426,6 +454,7 @@ def certificate_renew(
         actor=actor,
         ca=None,
         renewed_from=certificate,
+        application=certificate.application,
     )
     return issued
 

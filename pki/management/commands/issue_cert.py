@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from approvals.models import Application
 from devices.models import Device
 from mfa_server.errors import NotFoundError
 from pki import services
@@ -17,14 +18,17 @@ from tenants.selectors import tenant_get
 
 class Command(BaseCommand):
     help = (
-        "Issue a client certificate for a subscriber (optionally bound to a device), either for a CSR "
+        "Issue a client certificate for a subscriber (optionally bound to a device) or, with --application "
+        "IKEY, for a relying service (service-to-service mTLS), either for a CSR "
         "(--csr FILE) or with a server-generated key written once as PKCS#12 (--p12-out FILE "
         "--p12-password-env VAR). Prints one JSON object."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tenant", required=True, help="tenant slug")
-        parser.add_argument("--username", required=True)
+        holder = parser.add_mutually_exclusive_group(required=True)
+        holder.add_argument("--username")
+        holder.add_argument("--application", help="integration key of the relying service the certificate identifies")
         parser.add_argument("--device", type=int, default=None, help="device id to bind the certificate to")
         mode = parser.add_mutually_exclusive_group(required=True)
         mode.add_argument("--csr", help="PEM or DER PKCS#10 file")
@@ -40,13 +44,26 @@ class Command(BaseCommand):
 
         def issue() -> dict[str, Any]:
             tenant = tenant_get(slug=options["tenant"])
-            subscriber = subscriber_get(tenant=tenant, username=options["username"])
-            device = None
+            subscriber, device, application = None, None, None
+            if options["application"]:
+                if options["device"] is not None:
+                    raise CommandError("--device goes with --username, not --application")
+                application = Application.objects.filter(tenant=tenant, integration_key=options["application"]).first()
+                if application is None:
+                    raise NotFoundError("No such application in this tenant.")
+            else:
+                subscriber = subscriber_get(tenant=tenant, username=options["username"])
             if options["device"] is not None:
                 device = Device.objects.filter(pk=options["device"], subscriber=subscriber).first()
                 if device is None:
                     raise NotFoundError("No such device for this subscriber.")
-            common = {"tenant": tenant, "subscriber": subscriber, "device": device, "actor": "cli"}
+            common = {
+                "tenant": tenant,
+                "subscriber": subscriber,
+                "device": device,
+                "application": application,
+                "actor": "cli",
+            }
             result: dict[str, Any] = {}
             if options["csr"]:
                 issued = services.certificate_issue_from_csr(

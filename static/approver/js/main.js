@@ -1,5 +1,6 @@
 // The approver web app: activation, live sign-in requests, approve with WebAuthn, device management.
 import { api, ApiError } from "./api.js";
+import { bindCertificate } from "./certificate.js";
 import { connectLive } from "./live.js";
 import { addCode, dropCode, refreshCodes } from "./codes.js";
 import { messageFor } from "./messages.js";
@@ -427,6 +428,7 @@ function bindHandlers() {
   });
   $("rename-form").addEventListener("submit", onRename);
   $("remove-button").addEventListener("click", onRemove);
+  bindCertificate();
 }
 
 start();
