@@ -101,6 +101,7 @@ class CertificateFacts:
     reason: str  # "certificate_valid" or why not (certificate_expired, certificate_revoked, ...)
     holder_username: str = ""
     holder_device_id: int | None = None
+    holder_application_id: int | None = None  # a relying service's own certificate (built-in CA)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class Connection:
     device_id: int | None = None  # the device making the request (device API), for the device binding
     end_user: bool = False  # the end user's own connection (device API, web client): binding applies
     device_enrolled_at: datetime | None = None  # the approving device (phase DECIDE)
+    application_id: int | None = None  # the calling relying service (relying API), for application-bound certs
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,11 @@ def _certificate(
     if not cert.valid:
         return RuleVerdict(name, Verdict.FAIL, cert.reason)
     if not connection.end_user:
-        return RuleVerdict(name, Verdict.PASS, "certificate_valid")  # a relying service's own certificate
+        # A relying service's own certificate; one bound to an application is good for that application only.
+        bound_to = cert.holder_application_id
+        if bound_to is not None and bound_to != connection.application_id:
+            return RuleVerdict(name, Verdict.FAIL, "certificate_not_bound_to_application")
+        return RuleVerdict(name, Verdict.PASS, "certificate_valid")
     if rules.client_cert_binding == CertBinding.SUBSCRIBER:
         if subscriber is None or not cert.holder_username or cert.holder_username != subscriber.username:
             return RuleVerdict(name, Verdict.FAIL, "certificate_not_bound_to_subscriber")

@@ -32,6 +32,7 @@ class RelyingConnectionPermission(BasePermission):
             facts=request_facts(request),  # type: ignore[arg-type]
             actor=f"app:{application.integration_key}",
             end_user=False,
+            application_id=application.pk,
         )
         return True
 

@@ -61,8 +61,9 @@ def _builtin_check(pem: str, tenant_id: int, now: datetime) -> engine.Certificat
     holder = status.holder
     username = holder.subscriber.username if holder is not None and holder.subscriber is not None else ""
     device_id = holder.device_id if holder is not None else None
+    application_id = holder.application_id if holder is not None else None
     return engine.CertificateFacts(
-        status.valid, _PKI_REASONS.get(status.reason, "certificate_untrusted"), username, device_id
+        status.valid, _PKI_REASONS.get(status.reason, "certificate_untrusted"), username, device_id, application_id
     )
 
 
@@ -99,8 +100,12 @@ def policy_evaluate(
     facts: RequestFacts,
     phase: engine.Phase,
     now: datetime | None = None,
+    application_id: int | None = None,
 ) -> Evaluation:
-    """Evaluate without side effects (also what the admin's "test this policy" page shows)."""
+    """Evaluate without side effects (also what the admin's "test this policy" page shows).
+
+    ``application_id``: the calling relying service, for certificates bound to an application.
+    """
     now = now or timezone.now()
     subscriber, known = (None, None)
     if username is not None:
@@ -109,7 +114,11 @@ def policy_evaluate(
     if policy.rules.client_cert_required and policy.trust is not None:
         certificate = certificate_facts(presented=facts.certificate, trust=policy.trust, now=now)
     connection = engine.Connection(
-        end_user_ip=facts.end_user_ip, service_ip=facts.service_ip, certificate=certificate, device_id=facts.device_id
+        end_user_ip=facts.end_user_ip,
+        service_ip=facts.service_ip,
+        certificate=certificate,
+        device_id=facts.device_id,
+        application_id=application_id,
     )
     decision = engine.evaluate(rules=policy.rules, connection=connection, subscriber=known, phase=phase, now=now)
     return Evaluation(decision=decision, subscriber=subscriber, policy=policy)
@@ -171,7 +180,12 @@ def policy_decide(
         facts = replace(facts, end_user_ip=end_user_ip)
     policy = effective_policy(application=application)
     evaluation = policy_evaluate(
-        policy=policy, tenant_id=application.tenant_id, username=username, facts=facts, phase=phase
+        policy=policy,
+        tenant_id=application.tenant_id,
+        username=username,
+        facts=facts,
+        phase=phase,
+        application_id=application.pk,
     )
     decision = evaluation.decision
     if decision.outcome in (engine.Outcome.DENY, engine.Outcome.RATE_LIMITED):
@@ -232,10 +246,12 @@ def policy_enforce_connection(
     end_user: bool,
     username: str | None = None,
     check_user_network: bool = False,
+    application_id: int | None = None,
 ) -> None:
     """The connection locks, checked on every request of an API (one mechanism for all three).
 
-    - relying API (``end_user=False``): the service's source network and its client certificate;
+    - relying API (``end_user=False``): the service's source network and its client certificate (one
+      bound to an application is good only for that ``application_id``);
     - device API (``end_user=True``): the phone's certificate, bound to the subscriber / device when
       the policy says so (a phone's own network is not the login's, so no network rule);
     - hosted web client (``end_user=True, check_user_network=True``): the browser's certificate and
@@ -260,6 +276,7 @@ def policy_enforce_connection(
         certificate=certificate,
         device_id=facts.device_id,
         end_user=end_user,
+        application_id=application_id,
     )
     known = engine.SubscriberFacts(username=username) if username else None
     decision = engine.evaluate(rules=rules, connection=connection, subscriber=known, phase=engine.Phase.ACCESS, now=now)
