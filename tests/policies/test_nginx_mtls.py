@@ -121,14 +121,14 @@ def pki(tmp_path: Path) -> dict[str, object]:
 @pytest.fixture
 def start_nginx(tmp_path: Path, live_server, pki) -> Iterator[Callable[[str, str], str]]:
     """``start_nginx(ca_bundle_pem, crl_pem)`` starts nginx (own prefix, free port, foreground) in front of
-    the live app and returns its https URL; it is stopped after the test."""
+    the live app (or of the server on ``app_port``) and returns its https URL; it is stopped after the test."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(ca_bundle_pem: str, crl_pem: str) -> str:
+    def start(ca_bundle_pem: str, crl_pem: str, app_port: int | None = None) -> str:
         write(tmp_path / "client-ca.pem", ca_bundle_pem)
         write(tmp_path / "client-ca.crl", crl_pem)
         port = free_port()
-        app_port = int(live_server.url.rsplit(":", 1)[1])
+        app_port = app_port or int(live_server.url.rsplit(":", 1)[1])
         config = render_config(tmp_path, listen_port=port, app_port=app_port)
         check = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(config)], capture_output=True, text=True)
         assert check.returncode == 0, check.stderr

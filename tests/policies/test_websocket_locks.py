@@ -7,7 +7,9 @@ closes the handshake with 4403 and writes the same ``policy.refused`` audit even
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import ssl
+from typing import NamedTuple
 from urllib.parse import quote
 
 import pytest
@@ -15,16 +17,22 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.core.handlers.asgi import ASGIRequest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from audit.models import AuditEvent
 from devices.models import Device
 from devices.services import device_revoke
 from mfa_server.asgi import application
 from mfa_server.net import scope_meta
+from pki.selectors import tenant_chain_pem, tenant_crls_pem
 from pki.services import ca_create_hierarchy, certificate_issue_from_csr, certificate_revoke
 from policies.facts import request_facts, scope_facts
 from tests.approver.conftest import _webauthn_settings, activation_code, browser, enrolled  # noqa: F401
+from tests.live.conftest import live_database_url, start_servers, subprocess_env  # noqa: F401
 from tests.pki.conftest import make_csr
+from tests.policies.certs import key_pem, write
+from tests.policies.test_nginx_mtls import NGINX, pki, start_nginx  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,19 +75,25 @@ def trusted_proxy(settings) -> str:
     return PROXY
 
 
+class Issued(NamedTuple):
+    pem: str
+    key_pem: str
+
+
 @pytest.fixture
-def builtin_certs(tenant, subscriber, phone) -> Callable[[str], str]:
-    """``builtin_certs(name)``: PEMs from the tenant's built-in CA: ``mine`` (bound to the phone),
+def builtin_certs(tenant, subscriber, phone) -> dict[str, Issued]:
+    """Certificates (and keys) from the tenant's built-in CA: ``mine`` (bound to the phone),
     ``unbound`` (the subscriber's, no device), ``revoked`` (bound to the phone, then revoked)."""
     ca_create_hierarchy(tenant=tenant, actor="test")
     device = Device.objects.get(pk=phone.device_id)
     issued = {}
     for name, bound in (("mine", device), ("unbound", None), ("revoked", device)):
-        certificate = certificate_issue_from_csr(tenant=tenant, subscriber=subscriber, csr=make_csr()[1], device=bound)
+        key, csr = make_csr()
+        certificate = certificate_issue_from_csr(tenant=tenant, subscriber=subscriber, csr=csr, device=bound)
         if name == "revoked":
             certificate_revoke(certificate=certificate, reason="key_compromise")
-        issued[name] = certificate.certificate_pem
-    return issued.__getitem__
+        issued[name] = Issued(certificate.certificate_pem, key_pem(key))
+    return issued
 
 
 @pytest.fixture
@@ -148,7 +162,7 @@ async def test_device_socket__no_certificate__closed_4403_and_audited(phone, sub
 async def test_device_socket__builtin_ca_certificate_bound_to_the_device__accepted(
     phone, cert_policy, builtin_certs, trusted_proxy
 ):
-    headers = {"X-Forwarded-For": PHONE_IP, **cert_headers(builtin_certs("mine"))}
+    headers = {"X-Forwarded-For": PHONE_IP, **cert_headers(builtin_certs["mine"].pem)}
     ws = communicator(peer=PROXY, headers=headers, token=phone.token)
     assert await ws.connect(timeout=3) == (True, None)
     try:
@@ -170,7 +184,7 @@ async def test_device_socket__builtin_ca_certificate_bound_to_the_device__accept
 async def test_device_socket__certificate_refused__closed_4403_with_the_reason(
     phone, cert_policy, builtin_certs, trusted_proxy, cert, verify, reason
 ):
-    ws = communicator(peer=PROXY, headers=cert_headers(builtin_certs(cert), verify), token=phone.token)
+    ws = communicator(peer=PROXY, headers=cert_headers(builtin_certs[cert].pem, verify), token=phone.token)
     assert await handshake(ws) == (False, 4403)
     assert [(e.detail["rule"], e.detail["reason"]) for e in await refusals()] == [("client_certificate", reason)]
 
@@ -179,7 +193,7 @@ async def test_device_socket__forged_headers_from_untrusted_peer__ignored(
     phone, cert_policy, builtin_certs, trusted_proxy
 ):
     """A valid certificate and a forwarded address, sent straight to the app: the connection presents neither."""
-    headers = {"X-Forwarded-For": PROXY, **cert_headers(builtin_certs("mine"))}
+    headers = {"X-Forwarded-For": PROXY, **cert_headers(builtin_certs["mine"].pem)}
     ws = communicator(peer=PHONE_IP, headers=headers, token=phone.token)
     assert await handshake(ws) == (False, 4403)
     [event] = await refusals()
@@ -214,3 +228,56 @@ async def test_device_socket__revoked_device__audited_with_the_forwarded_address
     assert await handshake(ws) == (False, 4401)
     event = await AuditEvent.objects.aget(kind="device.revoked_refused")
     assert event.ip == PHONE_IP
+
+
+# --- through the real nginx of deploy/nginx-mtls.conf ------------------------------------------------------------
+
+
+@pytest.mark.live
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install -y nginx-light)")
+def test_device_socket__through_real_nginx_mtls(
+    start_nginx,  # noqa: F811 (fixture imported above)
+    start_servers,  # noqa: F811
+    pki,  # noqa: F811 (the nginx server's TLS files)
+    cert_policy,
+    builtin_certs,
+    phone,
+    tenant,
+    tmp_path,
+):
+    """nginx (connecting from 127.0.0.2, the trusted proxy) in front of daphne; the phone presents its certificate."""
+    env = subprocess_env(database_url=live_database_url(), MFA_TRUSTED_PROXIES="127.0.0.2/32")
+    [daphne] = start_servers("daphne", env)
+    url = start_nginx(tenant_chain_pem(tenant=tenant), tenant_crls_pem(tenant=tenant), app_port=daphne.port)
+    wss = url.replace("https://", "wss://") + "/ws/device"
+    auth = {"Authorization": f"Device {phone.token}"}
+
+    def tls(cert: str | None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(tmp_path / "server-ca.pem"))
+        if cert:
+            issued = builtin_certs[cert]
+            context.load_cert_chain(
+                write(tmp_path / f"ws-{cert}.crt", issued.pem), write(tmp_path / f"ws-{cert}.key", issued.key_pem)
+            )
+        return context
+
+    def refused_status(uri: str, headers: dict[str, str], **kwargs: object) -> int:
+        """A handshake closed before ``accept`` reaches a real client as an HTTP error status."""
+        with pytest.raises(InvalidStatus) as caught:
+            connect(uri, additional_headers={**auth, **headers}, open_timeout=15, **kwargs).close()
+        return caught.value.response.status_code
+
+    with connect(wss, ssl=tls("mine"), additional_headers=auth, open_timeout=15) as ws:
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}
+    assert refused_status(wss, {"X-Forwarded-For": "192.0.2.1"}, ssl=tls(None)) == 403
+    assert refused_status(wss, {}, ssl=tls("unbound")) == 403
+    # Forged certificate headers sent straight to the app from 127.0.0.1 (not a trusted proxy): ignored.
+    forged = cert_headers(builtin_certs["mine"].pem)
+    assert refused_status(f"ws://127.0.0.1:{daphne.port}/ws/device", forged) == 403
+    events = AuditEvent.objects.filter(kind="policy.refused").order_by("id")
+    assert [(e.detail["reason"], e.detail["service_ip"]) for e in events] == [
+        ("certificate_missing", "127.0.0.1"),  # the address nginx saw, not the forwarded one the client wrote
+        ("certificate_not_bound_to_device", "127.0.0.1"),
+        ("certificate_missing", "127.0.0.1"),
+    ]
