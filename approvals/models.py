@@ -67,7 +67,11 @@ class ApprovalRequest(models.Model):
     decided_by = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
-        indexes = [models.Index(fields=["subscriber", "status"])]
+        indexes = [
+            # The policy's facts per subscriber: pushes in the window, the latest refusal, known networks.
+            models.Index(fields=["subscriber", "created_at"]),
+            models.Index(fields=["subscriber", "status", "decided_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.status}"

@@ -40,9 +40,13 @@ def active_device_targets(*, subscriber_id: int) -> list[DeviceTarget]:
     )
 
 
-def notify_devices_of_request(*, approval: ApprovalRequest) -> None:
-    """After commit: wake every active device of the subscriber (WebSocket and push) with the id only."""
-    targets = active_device_targets(subscriber_id=approval.subscriber_id)
+def notify_devices_of_request(*, approval: ApprovalRequest, targets: list[DeviceTarget] | None = None) -> None:
+    """After commit: wake every active device of the subscriber (WebSocket and push) with the id only.
+
+    ``targets`` are the active devices when the caller already loaded them (None: looked up here).
+    """
+    if targets is None:
+        targets = active_device_targets(subscriber_id=approval.subscriber_id)
     approval_id = str(approval.pk)
     tenant_id = approval.subscriber.tenant_id
     event = {"type": "approval.request", "approval_id": approval_id}

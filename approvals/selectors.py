@@ -67,13 +67,10 @@ def preauth(*, application: Application, username: str, facts: RequestFacts | No
 
 def approval_request_get_for_application(*, application: Application, approval_id: UUID) -> ApprovalRequest:
     """One of this application's transactions, timed out first if its deadline passed."""
-    approval = (
-        ApprovalRequest.objects.select_related("application", "subscriber")
-        .filter(pk=approval_id, application=application)
-        .first()
-    )
+    approval = ApprovalRequest.objects.filter(pk=approval_id, application=application).first()
     if approval is None:
         raise ApprovalNotFoundError()
+    approval.application = application  # already loaded (and authenticated): no join
     return _expire_if_due(approval)
 
 

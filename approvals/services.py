@@ -9,14 +9,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,8 +42,7 @@ from devices.proofs import canonical_payload, verify_signature
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
 from policies.facts import RequestFacts
-from policies.selectors import effective_policy
-from policies.services import policy_enforce, policy_enforce_approval
+from policies.services import policy_enforce_approval, policy_enforce_evaluation
 from tenants.models import Subscriber, Tenant
 
 Status = ApprovalRequest.Status
@@ -116,7 +116,11 @@ def application_rotate_secret(*, application: Application, actor: str) -> str:
 
 def subscriber_for_login(*, application: Application, username: str) -> Subscriber:
     """The subscriber who may be asked to approve; raises when unknown, disabled or locked."""
-    subscriber = Subscriber.objects.filter(tenant_id=application.tenant_id, username=username).first()
+    return _may_log_in(Subscriber.objects.filter(tenant_id=application.tenant_id, username=username).first())
+
+
+def _may_log_in(subscriber: Subscriber | None) -> Subscriber:
+    """``subscriber`` unless unknown (``SubscriberUnknownError``), disabled or locked (``SubscriberDeniedError``)."""
     if subscriber is None:
         raise SubscriberUnknownError()
     if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
@@ -149,12 +153,15 @@ def approval_request_create(
         if existing:
             return existing
     # The policy decides before any factor is used; refusals raise policy_denied / push_rate_limited (audited).
-    decision = policy_enforce(application=application, username=username, facts=request_facts, end_user_ip=context.ip)
-    subscriber = subscriber_for_login(application=application, username=username)
+    # Its evaluation loaded the subscriber and their active devices: they are who is asked and who is woken.
+    evaluation = policy_enforce_evaluation(
+        application=application, username=username, facts=request_facts, end_user_ip=context.ip
+    )
+    subscriber = _may_log_in(evaluation.subscriber)
     is_bypass = subscriber.status == Subscriber.Status.BYPASS
-    if not is_bypass and not Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).exists():
+    if not is_bypass and not evaluation.devices:
         raise SubscriberUnknownError()
-    policy = effective_policy(application=application)
+    policy = evaluation.policy
     if number_matching is None:
         number_matching = policy.number_matching
     now = timezone.now()
@@ -168,7 +175,7 @@ def approval_request_create(
         "user_agent": context.user_agent,
         "display_text": context.display_text,
         "login_type": context.login_type,
-        "policy_rule": decision.rule,
+        "policy_rule": evaluation.decision.rule,
         "request_digest": request_digest,
         "created_at": now,
         "expires_at": now + timedelta(seconds=policy.approval_timeout_seconds),
@@ -188,7 +195,8 @@ def approval_request_create(
                 detail={"factor": approval.factor, "hostname": context.hostname, "type": context.login_type},
             )
             if not is_bypass:
-                notify_devices_of_request(approval=approval)
+                targets = [(device.pk, device.fcm_token, device.webpush_subscription) for device in evaluation.devices]
+                notify_devices_of_request(approval=approval, targets=targets)
     except IntegrityError:
         # A concurrent replay of the same signed request won the insert.
         return ApprovalRequest.objects.get(request_digest=request_digest, application=application)
@@ -229,14 +237,43 @@ def approval_request_decide(
         raise refuse(ProofInvalidError(), "proof_invalid")
     # Digest of what was signed (not of the malleable ECDSA signature), consumed even if the decision fails.
     digest = hashlib.sha256(f"{device.pk}\n".encode() + payload).hexdigest()
-    try:
-        with transaction.atomic():
-            UsedProof.objects.create(digest=digest)
-    except IntegrityError:
-        raise refuse(ProofReusedError(), "proof_reused") from None
     return _decision_apply(
-        approval=approval, device=device, decision=decision, number=number, now=now, client_ip=client_ip, refuse=refuse
+        approval=approval,
+        device=device,
+        decision=decision,
+        number=number,
+        now=now,
+        client_ip=client_ip,
+        refuse=refuse,
+        proof_digest=digest,
     )
+
+
+def _proof_consume(digest: str) -> bool:
+    """Record a device proof as used; False when it already was. Never aborts the surrounding transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {UsedProof._meta.db_table} (digest, created_at) VALUES (%s, %s) "  # noqa: S608 (our table)
+            "ON CONFLICT (digest) DO NOTHING",
+            [digest, connection.ops.adapt_datetimefield_value(timezone.now())],
+        )
+        return cursor.rowcount == 1
+
+
+@contextmanager
+def _atomic_keeping_refusals() -> Iterator[None]:
+    """One transaction that also commits when the block raises a ``DomainError``, then re-raises it.
+
+    A refused decision still consumes its proof and keeps what it recorded (audit, policy rule).
+    """
+    refusal: DomainError | None = None
+    with transaction.atomic():
+        try:
+            yield
+        except DomainError as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
 
 
 def approval_request_decide_webauthn(
@@ -330,8 +367,37 @@ def _decision_apply(
     now: datetime,
     client_ip: str | None,
     refuse: Callable[[Exception, str], Exception],
+    proof_digest: str | None = None,
 ) -> ApprovalRequest:
-    """After the proof checked out: number matching, the one transition, audit and lockout counting."""
+    """After the proof checked out: number matching, the one transition, audit and lockout counting.
+
+    One transaction, committed on refusals too; a ``proof_digest`` is consumed first (``ProofReusedError``).
+    """
+    with _atomic_keeping_refusals():
+        if proof_digest is not None and not _proof_consume(proof_digest):
+            raise refuse(ProofReusedError(), "proof_reused")
+        return _decision_record(
+            approval=approval,
+            device=device,
+            decision=decision,
+            number=number,
+            now=now,
+            client_ip=client_ip,
+            refuse=refuse,
+        )
+
+
+def _decision_record(
+    *,
+    approval: ApprovalRequest,
+    device: Device,
+    decision: str,
+    number: str,
+    now: datetime,
+    client_ip: str | None,
+    refuse: Callable[[Exception, str], Exception],
+) -> ApprovalRequest:
+    """Number matching, the one transition, its audit record and lockout counting."""
     new_status, reason = DECISION_STATUS[decision], f"user_{decision}"
     number_ok = not approval.number or (bool(number) and tokens_equal(number, approval.number))
     if decision == "approve" and not number_ok:
@@ -373,7 +439,7 @@ def approval_request_transition(
     pending = ApprovalRequest.objects.filter(pk=approval.pk, status=Status.PENDING)
     if status != Status.TIMEOUT:
         pending = pending.filter(expires_at__gt=now)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside a caller's transaction: part of it, no savepoint
         updated = pending.update(status=status, status_reason=reason, decided_at=now, decided_by=device)
         if not updated:
             if status != Status.TIMEOUT and approval.expires_at <= now:
@@ -386,9 +452,13 @@ def approval_request_transition(
 
 
 def _count_outcome(*, subscriber: Subscriber, status: str, reason: str) -> None:
-    """Explicit denials for a wrong number and fraud reports count toward lockout; an approval resets it."""
+    """Explicit denials for a wrong number and fraud reports count toward lockout; an approval resets it.
+
+    The reset is skipped when the loaded ``subscriber`` had no strikes.
+    """
     if status == Status.APPROVED:
-        Subscriber.objects.filter(pk=subscriber.pk, failed_attempts__gt=0).update(failed_attempts=0)
+        if subscriber.failed_attempts > 0:
+            Subscriber.objects.filter(pk=subscriber.pk, failed_attempts__gt=0).update(failed_attempts=0)
         return
     if reason not in ("number_mismatch", "user_fraud"):
         return

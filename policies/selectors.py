@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 
 from approvals.models import Application, ApprovalRequest
 from devices.models import Device
@@ -155,13 +156,37 @@ _REFUSED = Q(status=ApprovalRequest.Status.FRAUD) | Q(
 )
 
 
-def subscriber_facts(
-    *, tenant_id: int, username: str, rules: engine.PolicyRules, now: datetime
-) -> tuple[Subscriber | None, engine.SubscriberFacts]:
-    """The subscriber (None when unknown) and what the engine needs to know about them."""
-    subscriber = Subscriber.objects.filter(tenant_id=tenant_id, username=username).first()
+@dataclass(frozen=True)
+class ActiveDevice:
+    """An active device of a subscriber: when it was enrolled (policy) and where it can be reached (push)."""
+
+    pk: int
+    created_at: datetime
+    fcm_token: str
+    webpush_subscription: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SubscriberLookup:
+    """The subscriber (None when unknown), what the engine needs to know about them, and their active devices."""
+
+    subscriber: Subscriber | None
+    facts: engine.SubscriberFacts
+    devices: tuple[ActiveDevice, ...] = ()
+
+
+def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules, now: datetime) -> SubscriberLookup:
+    """Look the subscriber up with what the rules need; the active devices come along for the caller."""
+    last_refusal = (
+        ApprovalRequest.objects.filter(_REFUSED, subscriber=OuterRef("pk")).order_by("-decided_at").values("decided_at")
+    )
+    subscriber = (
+        Subscriber.objects.filter(tenant_id=tenant_id, username=username)
+        .annotate(last_refusal_at=Subquery(last_refusal[:1]))
+        .first()
+    )
     if subscriber is None:
-        return None, engine.SubscriberFacts(username=username, exists=False)
+        return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
     requests = ApprovalRequest.objects.filter(subscriber=subscriber)
     window_start = now - timedelta(seconds=rules.push_window_seconds)
     push_times = tuple(
@@ -169,21 +194,24 @@ def subscriber_facts(
         .exclude(status_reason="bypass")
         .values_list("created_at", flat=True)
     )
-    last_refusal_at = requests.filter(_REFUSED).order_by("-decided_at").values_list("decided_at", flat=True).first()
     known_ips = tuple(
         requests.filter(status=ApprovalRequest.Status.APPROVED, ip__isnull=False)
         .order_by("-decided_at")
         .values_list("ip", flat=True)[:50]
     )
-    enrolled = tuple(
-        Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).values_list("created_at", flat=True)
+    devices = tuple(
+        ActiveDevice(*row)
+        for row in Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).values_list(
+            "pk", "created_at", "fcm_token", "webpush_subscription"
+        )
     )
-    return subscriber, engine.SubscriberFacts(
+    facts = engine.SubscriberFacts(
         username=username,
-        device_enrolled_at=enrolled,
+        device_enrolled_at=tuple(device.created_at for device in devices),
         known_ips=known_ips,
         push_times=push_times,
-        last_refusal_at=last_refusal_at,
+        last_refusal_at=subscriber.last_refusal_at,
         # The approvals core counts fraud reports and wrong-number denials; approval and unlock reset it.
         strikes=subscriber.failed_attempts,
     )
+    return SubscriberLookup(subscriber=subscriber, facts=facts, devices=devices)

@@ -24,7 +24,7 @@ from policies.certificates import check_certificate, decode_forwarded_pem
 from policies.exceptions import PolicyDeniedError, PushRateLimitedError
 from policies.facts import RequestFacts
 from policies.models import CertAuthority, Policy
-from policies.selectors import CertificateTrust, EffectivePolicy, effective_policy, subscriber_facts
+from policies.selectors import ActiveDevice, CertificateTrust, EffectivePolicy, effective_policy, subscriber_facts
 from tenants.models import Subscriber, Tenant
 
 logger = logging.getLogger(__name__)
@@ -44,11 +44,15 @@ _PKI_REASONS = {
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A decision plus the subscriber it was about (None when unknown or not about a user)."""
+    """A decision plus the subscriber it was about (None when unknown or not about a user).
+
+    ``devices`` are the subscriber's active devices, as the facts saw them (empty when not looked up).
+    """
 
     decision: engine.Decision
     subscriber: Subscriber | None
     policy: EffectivePolicy
+    devices: tuple[ActiveDevice, ...] = ()
 
 
 def _builtin_check(pem: str, tenant_id: int, now: datetime) -> engine.CertificateFacts:
@@ -107,9 +111,9 @@ def policy_evaluate(
     ``application_id``: the calling relying service, for certificates bound to an application.
     """
     now = now or timezone.now()
-    subscriber, known = (None, None)
+    lookup = None
     if username is not None:
-        subscriber, known = subscriber_facts(tenant_id=tenant_id, username=username, rules=policy.rules, now=now)
+        lookup = subscriber_facts(tenant_id=tenant_id, username=username, rules=policy.rules, now=now)
     certificate = None
     if policy.rules.client_cert_required and policy.trust is not None:
         certificate = certificate_facts(presented=facts.certificate, trust=policy.trust, now=now)
@@ -120,8 +124,11 @@ def policy_evaluate(
         device_id=facts.device_id,
         application_id=application_id,
     )
+    known = lookup.facts if lookup is not None else None
     decision = engine.evaluate(rules=policy.rules, connection=connection, subscriber=known, phase=phase, now=now)
-    return Evaluation(decision=decision, subscriber=subscriber, policy=policy)
+    if lookup is None:
+        return Evaluation(decision=decision, subscriber=None, policy=policy)
+    return Evaluation(decision=decision, subscriber=lookup.subscriber, policy=policy, devices=lookup.devices)
 
 
 def _audit_refusal(
@@ -169,7 +176,7 @@ def policy_decide(
     facts: RequestFacts | None,
     phase: engine.Phase = engine.Phase.PREAUTH,
     end_user_ip: str | None = None,
-) -> engine.Decision:
+) -> Evaluation:
     """Evaluate for a relying-service call and record refusals (audit, lockout). Never raises for a refusal.
 
     ``facts`` None (a caller that passes none) means: no known address, no certificate (fails closed).
@@ -193,12 +200,14 @@ def policy_decide(
         _audit_refusal(evaluation, tenant_id=application.tenant_id, actor=actor, facts=facts, phase=phase.value)
         if decision.lock_subscriber and evaluation.subscriber is not None:
             _lock(evaluation.subscriber, actor)
-    return decision
+    return evaluation
 
 
 def policy_preauth(*, application: Application, username: str, facts: RequestFacts | None) -> tuple[str, str] | None:
     """``(result, reason)`` for preauth when the policy settles it (deny, unknown user); None: go on."""
-    decision = policy_decide(application=application, username=username, facts=facts, phase=engine.Phase.PREAUTH)
+    decision = policy_decide(
+        application=application, username=username, facts=facts, phase=engine.Phase.PREAUTH
+    ).decision
     if decision.outcome == engine.Outcome.ENROLL:
         return "enroll", "unknown_user"
     if decision.outcome == engine.Outcome.BYPASS:
@@ -230,11 +239,28 @@ def policy_enforce(
         PolicyDeniedError: a rule denied (extra: ``rule``, ``reason``).
         PushRateLimitedError: push limit or cool-down (extra: ``rule``, ``reason``; ``retry_after``).
     """
-    decision = policy_decide(
+    return policy_enforce_evaluation(
+        application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip
+    ).decision
+
+
+def policy_enforce_evaluation(
+    *,
+    application: Application,
+    username: str,
+    facts: RequestFacts | None,
+    phase: engine.Phase = engine.Phase.PUSH,
+    end_user_ip: str | None = None,
+) -> Evaluation:
+    """``policy_enforce`` returning the whole evaluation: the caller reuses the subscriber and devices it loaded.
+
+    Raises what ``policy_enforce`` raises.
+    """
+    evaluation = policy_decide(
         application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip
     )
-    raise_for(decision)
-    return decision
+    raise_for(evaluation.decision)
+    return evaluation
 
 
 def policy_enforce_connection(
@@ -297,14 +323,14 @@ def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: d
     policy = effective_policy(application=application)
     if not policy.rules.new_device_minutes:
         return
-    subscriber, known = subscriber_facts(
+    lookup = subscriber_facts(
         tenant_id=application.tenant_id, username=approval.subscriber.username, rules=policy.rules, now=now
     )
     connection = engine.Connection(
         end_user_ip=str(approval.ip) if approval.ip else None, device_id=device.pk, device_enrolled_at=device.created_at
     )
     decision = engine.evaluate(
-        rules=policy.rules, connection=connection, subscriber=known, phase=engine.Phase.DECIDE, now=now
+        rules=policy.rules, connection=connection, subscriber=lookup.facts, phase=engine.Phase.DECIDE, now=now
     )
     if not decision.allowed:
         # The transaction stays pending, but it records which rule refused an approval.
@@ -312,7 +338,7 @@ def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: d
             policy_rule=decision.rule
         )
         facts = RequestFacts(end_user_ip=connection.end_user_ip, device_id=device.pk)
-        evaluation = Evaluation(decision=decision, subscriber=subscriber, policy=policy)
+        evaluation = Evaluation(decision=decision, subscriber=lookup.subscriber, policy=policy)
         _audit_refusal(
             evaluation,
             tenant_id=application.tenant_id,
