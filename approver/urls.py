@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approver import api, certificates, views
+from approver import api, certificates, passcode, views
 
 urlpatterns = [
     path("", views.shell, name="approver-shell"),
@@ -20,4 +20,10 @@ urlpatterns = [
     path("api/push-subscription", api.PushSubscriptionApi.as_view(), name="approver-push-subscription"),
     path("api/certificate/options", certificates.CertificateOptionsApi.as_view(), name="approver-certificate-options"),
     path("api/certificate", certificates.CertificateApi.as_view(), name="approver-certificate"),
+    path("api/passcode-secret", passcode.PasscodeSecretApi.as_view(), name="approver-passcode-secret"),
+    path(
+        "api/passcode-secret/options",
+        passcode.PasscodeSecretOptionsApi.as_view(),
+        name="approver-passcode-secret-options",
+    ),
 ]

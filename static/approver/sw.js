@@ -1,8 +1,12 @@
 // Service worker of the approver web app (served at /approver/sw.js, scope /approver/).
 // A push carries only {"approval_id"}; the page fetches the details over the device session.
+// It also keeps the app shell (page, scripts, styles, the vendored otpauth library) so that the
+// Passcode view works offline. Network first: online, everything is fresh; the API is never cached.
 
-const CACHE = "approver-shell-v1";
+const CACHE = "approver-shell-v2";
 const SHELL = [
+  "/approver/",
+  "/approver/brand.css",
   "/static/approver/css/app.css",
   "/static/approver/js/main.js",
   "/static/approver/js/api.js",
@@ -11,11 +15,20 @@ const SHELL = [
   "/static/approver/js/messages.js",
   "/static/approver/js/push.js",
   "/static/approver/js/webauthn.js",
+  "/static/approver/js/passcode.js",
+  "/static/approver/js/passcode-store.js",
+  "/static/approver/vendor/otpauth.esm.js",
+  "/static/approver/js/certificate.js",
   "/static/approver/icons/icon-192.png",
 ];
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  // One missing file must not cost the whole worker (and with it notifications): cache what answers.
+  event.waitUntil(
+    caches.open(CACHE)
+      .then((cache) => Promise.all(SHELL.map((path) => cache.add(path).catch(() => null))))
+      .then(() => self.skipWaiting()),
+  );
 });
 
 self.addEventListener("activate", (event) => {
@@ -26,13 +39,34 @@ self.addEventListener("activate", (event) => {
   );
 });
 
-// Network first for everything; the cached static files only help the page say "you are offline".
+// What the app shell is made of: the page, its static files, brand stylesheet, manifest and logo.
+// Never /approver/api/ (private, live data) nor the worker itself.
+function isShell(url) {
+  const path = url.pathname;
+  return path === "/approver/" || path === "/approver/brand.css" || path === "/approver/manifest.webmanifest"
+    || path.startsWith("/approver/brand/") || path.startsWith("/static/approver/");
+}
+
+// Network first for the shell, refreshing the cache with each good answer; the cache when offline.
 self.addEventListener("fetch", (event) => {
-  const url = new URL(event.request.url);
-  if (event.request.method !== "GET" || url.origin !== self.location.origin || !url.pathname.startsWith("/static/approver/")) {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin || !isShell(url)) {
     return;
   }
-  event.respondWith(fetch(event.request).catch(() => caches.match(event.request)));
+  const key = url.pathname === "/approver/" ? "/approver/" : request; // the page: one entry, any query
+  event.respondWith(
+    fetch(request)
+      .then((response) => {
+        if (response.ok && response.type === "basic") {
+          const copy = response.clone();
+          event.waitUntil(caches.open(CACHE).then((cache) => cache.put(key, copy)));
+        }
+        return response;
+      })
+      .catch(async () => (await caches.match(key)) || (await caches.match(request, { ignoreSearch: true }))
+        || Response.error()),
+  );
 });
 
 self.addEventListener("push", (event) => {

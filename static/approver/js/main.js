@@ -4,17 +4,19 @@ import { bindCertificate } from "./certificate.js";
 import { connectLive } from "./live.js";
 import { addCode, dropCode, refreshCodes } from "./codes.js";
 import { messageFor } from "./messages.js";
+import { clearPasscode, passcodeRecord, setUpAgain, showPasscode, showPasscodeMissing, stopPasscode } from "./passcode.js";
 import { enableNotifications, pushSupport, registerServiceWorker } from "./push.js";
 import { createCredential, getAssertion, webauthnAvailable } from "./webauthn.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["loading", "unsupported", "activate", "home", "approval", "device", "removed"];
+const VIEWS = ["loading", "unsupported", "activate", "home", "approval", "device", "removed", "passcode"];
 const state = { me: null, current: null, live: null, expiryTimer: null, activationCode: "" };
 
 // --- small UI helpers -------------------------------------------------------------------------
 
 function show(view, { focus = true } = {}) {
   for (const name of VIEWS) $(`view-${name}`).hidden = name !== view;
+  if (view !== "passcode") stopPasscode();
   document.body.dataset.view = view;
   if (focus) {
     const heading = $(`view-${view}`).querySelector("h2");
@@ -116,6 +118,7 @@ async function start() {
   try {
     me = await loadMe();
   } catch (err) {
+    if (err.code === "network_error" && (await openPasscodeOffline())) return;
     setAlert(err);
     show("loading");
     window.setTimeout(start, 5000);
@@ -125,6 +128,7 @@ async function start() {
     enterHome();
     return;
   }
+  await clearPasscode(); // no device session (removed, revoked, never set up): a stored passcode is stale
   if (!(await webauthnAvailable())) {
     show("unsupported");
     return;
@@ -160,6 +164,7 @@ function onLiveStatus(status) {
   if (status === "live") setStatus("");
   if (status === "unauthenticated") {
     state.live = null;
+    clearPasscode();
     show("removed");
   }
 }
@@ -207,6 +212,7 @@ async function onActivate(event) {
     await loadMe();
     setStatus("This phone is set up. Sign-in requests will appear here.");
     enterHome();
+    passcodeRecord(state.me.device_id).catch(() => null); // provisioned once now; else on first use
   } catch (err) {
     setStatus("");
     setAlert(err);
@@ -323,6 +329,45 @@ async function decide(decision) {
   }
 }
 
+// --- passcode (offline TOTP, passcode.js) ----------------------------------------------------
+
+async function openPasscode() {
+  setAlert(null);
+  show("passcode");
+  $("passcode-back-button").hidden = !state.me;
+  try {
+    const record = await passcodeRecord(state.me ? state.me.device_id : null);
+    if (record) showPasscode(record);
+    else showPasscodeMissing({ canSetUp: Boolean(state.me) });
+  } catch (err) {
+    showPasscodeMissing({ canSetUp: false });
+    setAlert(err);
+  }
+}
+
+async function openPasscodeOffline() {
+  const record = await passcodeRecord(null);
+  if (!record) return false;
+  show("passcode");
+  $("passcode-back-button").hidden = true;
+  showPasscode(record);
+  setStatus("You are offline. Your passcode still works.");
+  window.addEventListener("online", () => window.location.reload(), { once: true });
+  return true;
+}
+
+async function onPasscodeSetUp() {
+  setAlert(null);
+  try {
+    setStatus("Confirm with your fingerprint or face…");
+    showPasscode(await setUpAgain());
+    setStatus("The passcode is set up in this browser.");
+  } catch (err) {
+    setStatus("");
+    setAlert(err);
+  }
+}
+
 // --- device -----------------------------------------------------------------------------------
 
 async function openDevice() {
@@ -374,6 +419,7 @@ async function onRemove() {
     if (state.live) state.live.close();
     state.live = null;
     state.me = null;
+    await clearPasscode();
     show("removed");
   } catch (err) {
     setStatus("");
@@ -428,6 +474,12 @@ function bindHandlers() {
   });
   $("rename-form").addEventListener("submit", onRename);
   $("remove-button").addEventListener("click", onRemove);
+  $("passcode-button").addEventListener("click", openPasscode);
+  $("passcode-setup-button").addEventListener("click", onPasscodeSetUp);
+  $("passcode-back-button").addEventListener("click", () => {
+    show("home");
+    refreshPending();
+  });
   bindCertificate();
 }
 
