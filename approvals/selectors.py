@@ -107,10 +107,11 @@ def approval_requests_pending_for_device(*, device: Device) -> QuerySet[Approval
 def approval_request_get_for_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
     """A request of the device's subscriber (any state); other subscribers' requests do not exist here."""
     approval = (
-        ApprovalRequest.objects.select_related("application__tenant", "subscriber")
+        ApprovalRequest.objects.select_related("application__tenant")
         .filter(pk=approval_id, subscriber_id=device.subscriber_id)
         .first()
     )
     if approval is None:
         raise ApprovalNotFoundError()
+    approval.subscriber = device.subscriber  # the same row, loaded with the device: no join
     return _expire_if_due(approval)

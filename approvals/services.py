@@ -318,7 +318,7 @@ def approval_request_decide_webauthn(
 
 def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, client_ip: str | None) -> ApprovalRequest:
     approval = (
-        ApprovalRequest.objects.select_related("application", "subscriber")
+        ApprovalRequest.objects.select_related("application")
         .filter(pk=approval_id, subscriber_id=device.subscriber_id)
         .first()
     )
@@ -334,6 +334,7 @@ def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, cli
             detail={"reason": "approval_not_found", "decision": decision, "approval": str(approval_id)},
         )
         raise ApprovalNotFoundError()
+    approval.subscriber = device.subscriber  # the same row, loaded with the device: no join
     return approval
 
 

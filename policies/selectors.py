@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from approvals.models import Application, ApprovalRequest
 from devices.models import Device
@@ -188,17 +188,6 @@ def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules
     if subscriber is None:
         return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
     requests = ApprovalRequest.objects.filter(subscriber=subscriber)
-    window_start = now - timedelta(seconds=rules.push_window_seconds)
-    push_times = tuple(
-        requests.filter(factor=ApprovalRequest.Factor.PUSH, created_at__gt=window_start)
-        .exclude(status_reason="bypass")
-        .values_list("created_at", flat=True)
-    )
-    known_ips = tuple(
-        requests.filter(status=ApprovalRequest.Status.APPROVED, ip__isnull=False)
-        .order_by("-decided_at")
-        .values_list("ip", flat=True)[:50]
-    )
     devices = tuple(
         ActiveDevice(*row)
         for row in Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).values_list(
@@ -208,10 +197,33 @@ def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules
     facts = engine.SubscriberFacts(
         username=username,
         device_enrolled_at=tuple(device.created_at for device in devices),
-        known_ips=known_ips,
-        push_times=push_times,
+        known_ips=_known_ips(requests, rules),
+        push_times=_push_times(requests, rules, now),
         last_refusal_at=subscriber.last_refusal_at,
         # The approvals core counts fraud reports and wrong-number denials; approval and unlock reset it.
         strikes=subscriber.failed_attempts,
     )
     return SubscriberLookup(subscriber=subscriber, facts=facts, devices=devices)
+
+
+def _push_times(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules, now: datetime) -> tuple[datetime, ...]:
+    """When the subscriber's pushes in the window were sent; only the push limit reads them (none when off)."""
+    if not rules.push_limit:
+        return ()
+    window_start = now - timedelta(seconds=rules.push_window_seconds)
+    return tuple(
+        requests.filter(factor=ApprovalRequest.Factor.PUSH, created_at__gt=window_start)
+        .exclude(status_reason="bypass")
+        .values_list("created_at", flat=True)
+    )
+
+
+def _known_ips(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules) -> tuple[str, ...]:
+    """End-user IPs of the latest approved logins; only the new-device rule reads them (none when off)."""
+    if not rules.new_device_minutes:
+        return ()
+    return tuple(
+        requests.filter(status=ApprovalRequest.Status.APPROVED, ip__isnull=False)
+        .order_by("-decided_at")
+        .values_list("ip", flat=True)[:50]
+    )
