@@ -67,9 +67,10 @@ def preauth(*, application: Application, username: str, facts: RequestFacts | No
 
 def approval_request_get_for_application(*, application: Application, approval_id: UUID) -> ApprovalRequest:
     """One of this application's transactions, timed out first if its deadline passed."""
-    approval = ApprovalRequest.objects.filter(pk=approval_id, application=application).first()
-    if approval is None:
-        raise ApprovalNotFoundError()
+    try:
+        approval = ApprovalRequest.objects.get(pk=approval_id, application=application)
+    except ApprovalRequest.DoesNotExist:
+        raise ApprovalNotFoundError() from None
     approval.application = application  # already loaded (and authenticated): no join
     return _expire_if_due(approval)
 
@@ -106,12 +107,11 @@ def approval_requests_pending_for_device(*, device: Device) -> QuerySet[Approval
 
 def approval_request_get_for_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
     """A request of the device's subscriber (any state); other subscribers' requests do not exist here."""
-    approval = (
-        ApprovalRequest.objects.select_related("application__tenant")
-        .filter(pk=approval_id, subscriber_id=device.subscriber_id)
-        .first()
-    )
-    if approval is None:
-        raise ApprovalNotFoundError()
+    try:
+        approval = ApprovalRequest.objects.select_related("application__tenant").get(
+            pk=approval_id, subscriber_id=device.subscriber_id
+        )
+    except ApprovalRequest.DoesNotExist:
+        raise ApprovalNotFoundError() from None
     approval.subscriber = device.subscriber  # the same row, loaded with the device: no join
     return _expire_if_due(approval)

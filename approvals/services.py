@@ -148,10 +148,8 @@ def approval_request_create(
     ``SubscriberDeniedError`` when nobody can approve. ``approval_id`` / ``number`` preset the txid and the
     number to match when a client showed them before the push (Duo Verified Push).
     """
-    if request_digest:
-        existing = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
-        if existing:
-            return existing
+    if request_digest and (replayed := _replayed(application=application, request_digest=request_digest)):
+        return replayed
     # The policy decides before any factor is used; refusals raise policy_denied / push_rate_limited (audited).
     # Its evaluation loaded the subscriber and their active devices: they are who is asked and who is woken.
     evaluation = policy_enforce_evaluation(
@@ -201,6 +199,14 @@ def approval_request_create(
         # A concurrent replay of the same signed request won the insert.
         return ApprovalRequest.objects.get(request_digest=request_digest, application=application)
     return approval
+
+
+def _replayed(*, application: Application, request_digest: str) -> ApprovalRequest | None:
+    """The transaction this very signed request created before, if any (the digest is unique: no ORDER BY)."""
+    try:
+        return ApprovalRequest.objects.get(request_digest=request_digest, application=application)
+    except ApprovalRequest.DoesNotExist:
+        return None
 
 
 def _number_to_match() -> str:
@@ -317,12 +323,11 @@ def approval_request_decide_webauthn(
 
 
 def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, client_ip: str | None) -> ApprovalRequest:
-    approval = (
-        ApprovalRequest.objects.select_related("application")
-        .filter(pk=approval_id, subscriber_id=device.subscriber_id)
-        .first()
-    )
-    if approval is None:
+    try:
+        approval = ApprovalRequest.objects.select_related("application").get(
+            pk=approval_id, subscriber_id=device.subscriber_id
+        )
+    except ApprovalRequest.DoesNotExist:
         # Another subscriber's (or no) transaction: audited in the device's tenant, never linked to that id.
         audit_record(
             kind="approval.decision_refused",
@@ -333,7 +338,7 @@ def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, cli
             ip=client_ip,
             detail={"reason": "approval_not_found", "decision": decision, "approval": str(approval_id)},
         )
-        raise ApprovalNotFoundError()
+        raise ApprovalNotFoundError() from None
     approval.subscriber = device.subscriber  # the same row, loaded with the device: no join
     return approval
 

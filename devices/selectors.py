@@ -14,9 +14,10 @@ def device_for_token(*, token: str, client_ip: str | None = None) -> Device:
 
     Raises ``NotAuthenticatedError`` for an unknown token and ``DeviceRevokedError`` (audited) for a revoked one.
     """
-    device = Device.objects.select_related("subscriber__tenant").filter(token_hash=hash_token(token)).first()
-    if device is None:
-        raise NotAuthenticatedError()
+    try:  # get(), not first(): the hash is unique, so no ORDER BY to build and run
+        device = Device.objects.select_related("subscriber__tenant").get(token_hash=hash_token(token))
+    except Device.DoesNotExist:
+        raise NotAuthenticatedError() from None
     if not device.is_active:
         audit_record(
             kind="device.revoked_refused",

@@ -145,7 +145,10 @@ def effective_policy(*, application: Application) -> EffectivePolicy:
 def tenant_policy(*, tenant: Tenant | int) -> EffectivePolicy:
     """The tenant default (for the device API and the web client, which are not tied to one application)."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
-    policy = Policy.objects.filter(tenant_id=tenant_id, application__isnull=True).first()
+    try:  # get(), not first(): one default per tenant (a unique constraint), so no ORDER BY
+        policy = Policy.objects.get(tenant_id=tenant_id, application__isnull=True)
+    except Policy.DoesNotExist:
+        policy = None
     return _build(policy, source="tenant", tenant_id=tenant_id, timeout=settings.MFA_APPROVAL_TIMEOUT_SECONDS)
 
 
@@ -180,12 +183,11 @@ def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules
     last_refusal = (
         ApprovalRequest.objects.filter(_REFUSED, subscriber=OuterRef("pk")).order_by("-decided_at").values("decided_at")
     )
-    subscriber = (
-        Subscriber.objects.filter(tenant_id=tenant_id, username=username)
-        .annotate(last_refusal_at=Subquery(last_refusal[:1]))
-        .first()
-    )
-    if subscriber is None:
+    try:  # get(), not first(): the username is unique per tenant, so no ORDER BY
+        subscriber = Subscriber.objects.annotate(last_refusal_at=Subquery(last_refusal[:1])).get(
+            tenant_id=tenant_id, username=username
+        )
+    except Subscriber.DoesNotExist:
         return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
     requests = ApprovalRequest.objects.filter(subscriber=subscriber)
     devices = tuple(

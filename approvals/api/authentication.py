@@ -35,9 +35,10 @@ class SignedRequestAuthentication(BaseAuthentication):
         ikey, signature = parsed
         date = request.META.get("HTTP_X_DUO_DATE") or request.META.get("HTTP_DATE", "")
         self._check_date(date)
-        application = Application.objects.select_related("tenant").filter(integration_key=ikey, is_active=True).first()
-        if application is None:
-            raise SignatureInvalidError()
+        try:  # get(), not first(): the key is unique, so no ORDER BY to build and run
+            application = Application.objects.select_related("tenant").get(integration_key=ikey, is_active=True)
+        except Application.DoesNotExist:
+            raise SignatureInvalidError() from None
         body = request._request.body
         query_params = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
         is_form = request.content_type.split(";")[0].strip() == FORM_CONTENT_TYPE
