@@ -257,6 +257,8 @@ def prompt_passkey(request: HttpRequest, session_id: UUID) -> JsonResponse:
     """The assertion from ``navigator.credentials.get``: approves the login (then the page redirects)."""
     try:
         body = json.loads(request.body or b"{}")
+        if not isinstance(body, dict):  # a JSON array or scalar: no .get(), and no 500 for it
+            raise ValueError("body")
         approval_id = UUID(str(body.get("txid", "")))
         credential = body.get("credential")
         if not isinstance(credential, dict):

@@ -446,3 +446,14 @@ def test_prompt__bypass_user__continue_yields_code_marked_bypass(universal, duo_
         parse_qs(urlsplit(done.headers["Location"]).query)["duo_code"][0], "alice"
     )
     assert token["auth_context"]["reason"] == "bypass_user"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [b"[]", b'"txid"', b"42", b"not json"])
+def test_prompt_passkey__body_not_a_json_object__400_invalid_input(client, body):
+    response = client.post(
+        "/oauth/v1/prompt/00000000-0000-0000-0000-000000000000/passkey", data=body, content_type="application/json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"code": "invalid_input", "detail": "txid and credential are required."}
