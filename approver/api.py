@@ -110,7 +110,6 @@ class DeviceSessionApi(ApproverApi):
     """A view of the device session; the tenant policy's connection locks (certificate, networks) apply."""
 
     authentication_classes = [DeviceCookieAuthentication]
-    permission_classes = [DeviceConnectionPermission]
     permission_classes = [DeviceConnectionPermission]  # the policy's client-certificate lock (as the device API)
 
     @property
