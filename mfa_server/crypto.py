@@ -31,9 +31,15 @@ def encrypt_secret(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode()
 
 
-def decrypt_secret(token: str) -> str:
-    """Decrypt with any configured key; raises ``ValueError`` when no key fits."""
+def decrypt_secret(token: str, *, ttl: int | None = None) -> str:
+    """Decrypt with any configured key; raises ``ValueError`` when no key fits.
+
+    With ``ttl`` (seconds) a token encrypted longer ago than that is refused too; such reads bypass the
+    cache, since the same token's answer changes with time.
+    """
     try:
+        if ttl is not None:
+            return _fernet().decrypt(token.encode(), ttl=ttl).decode()
         return _decrypt(token, tuple(settings.MFA_SECRET_ENCRYPTION_KEYS))
     except InvalidToken as exc:
         raise ValueError("secret cannot be decrypted with the configured keys") from exc

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import json
-from urllib.parse import urlsplit
+import time
+from urllib.parse import urlencode, urlsplit
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from django.test import Client
 
 from approvals.models import Application
 from audit.models import AuditEvent
 from devices.models import Enrollment
-from mfa_server.crypto import decrypt_secret
+from mfa_server.crypto import decrypt_secret, encrypt_secret
 from tenants.models import Subscriber, Tenant
 from tests.helpers import SignedClient
 from tests.integration.conftest import db_text
@@ -153,6 +155,17 @@ def test_qr__garbage_token__404(client):
         response = client.get(f"/enroll/qr?{query}")
         assert response.status_code == 404
         assert b"<svg" not in response.content
+
+
+def test_qr__token_older_than_activation_ttl__404(client, settings):
+    query = urlencode({"t": encrypt_secret("ABCDEFGHJKLMNPQRSTUV")})
+    assert client.get(f"/enroll/qr?{query}").status_code == 200
+
+    with time_machine.travel(time.time() + settings.MFA_ACTIVATION_TTL_SECONDS + 5):
+        response = client.get(f"/enroll/qr?{query}")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "qr_token_invalid"
 
 
 @pytest.mark.parametrize(
