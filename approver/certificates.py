@@ -21,9 +21,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from approver.api import DeviceSessionApi
-from audit.services import audit_record
 from devices import credentials
 from devices.models import Device
+from devices.services import device_audit
 from mfa_server.errors import DomainError
 from mfa_server.net import client_ip
 from pki.exceptions import P12PasswordTooShortError, SubscriberInactiveError
@@ -36,15 +36,8 @@ ACTION = "cert"  # the ``decision`` a MANAGE challenge is bound to (max 10 chara
 
 
 def _refused(device: Device, *, reason: str, ip: str | None) -> None:
-    audit_record(
-        kind="pki.certificate_refused",
-        tenant_id=device.subscriber.tenant_id,
-        actor=f"device:{device.pk}",
-        subscriber_id=device.subscriber_id,
-        device_id=device.pk,
-        ip=ip,
-        detail={"reason": reason, "channel": "approver"},
-    )
+    detail = {"reason": reason, "channel": "approver"}
+    device_audit(device, "pki.certificate_refused", actor=f"device:{device.pk}", ip=ip, detail=detail)
 
 
 def _check_can_issue(device: Device) -> None:

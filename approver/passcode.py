@@ -18,9 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from approver.api import DeviceSessionApi
-from audit.services import audit_record
 from devices import credentials
 from devices.models import Device
+from devices.services import device_audit
 from fallbacks.codes import TOTP_DIGITS, TOTP_INTERVAL
 from fallbacks.exceptions import PasscodeSecretAlreadyProvisionedError
 from fallbacks.services import passcode_secret_provision, passcode_secret_reset
@@ -31,15 +31,8 @@ REPROVISION = "passcode"  # the ``decision`` a MANAGE challenge is bound to (max
 
 
 def _refused(device: Device, *, reason: str, ip: str | None) -> None:
-    audit_record(
-        kind="passcode_secret.provision_refused",
-        tenant_id=device.subscriber.tenant_id,
-        actor=f"device:{device.pk}",
-        subscriber_id=device.subscriber_id,
-        device_id=device.pk,
-        ip=ip,
-        detail={"reason": reason, "channel": "approver"},
-    )
+    detail = {"reason": reason, "channel": "approver"}
+    device_audit(device, "passcode_secret.provision_refused", actor=f"device:{device.pk}", ip=ip, detail=detail)
 
 
 def web_passcode_provision(*, device: Device, client_ip: str | None = None) -> str:

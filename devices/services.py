@@ -28,7 +28,7 @@ ACTIVATION_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: ty
 ACTIVATION_CODE_LENGTH = 20  # 100 bits
 
 
-def _device_audit(
+def device_audit(
     device: Device, kind: str, *, actor: str = "", ip: str | None = None, detail: dict[str, Any] | None = None
 ) -> None:
     """Audit an event about one device, filed under its subscriber and tenant."""
@@ -288,7 +288,7 @@ def _device_create_from_enrollment(
     )
     enrollment.device = device
     enrollment.save(update_fields=["device"])
-    _device_audit(
+    device_audit(
         device,
         "device.activated",
         actor=f"device:{device.pk}",
@@ -310,7 +310,7 @@ def device_revoke(*, device: Device, actor: str) -> bool:
         status=Device.Status.REVOKED, revoked_at=now, fcm_token="", webpush_subscription={}
     )
     if updated:
-        _device_audit(device, "device.revoked", actor=actor)
+        device_audit(device, "device.revoked", actor=actor)
     return bool(updated)
 
 
@@ -318,7 +318,7 @@ def device_update_push_token(*, device: Device, fcm_token: str) -> Device:
     """Replace the device's FCM registration token (tokens rotate)."""
     Device.objects.filter(pk=device.pk).update(fcm_token=fcm_token)
     device.fcm_token = fcm_token
-    _device_audit(
+    device_audit(
         device, "device.push_token_updated", actor=f"device:{device.pk}", detail={"has_fcm_token": bool(fcm_token)}
     )
     return device
@@ -339,7 +339,7 @@ def device_remove_with_assertion(*, device: Device, credential: Any, client_ip: 
             purpose=credentials.Purpose.MANAGE,
         )
     except DomainError as exc:
-        _device_audit(
+        device_audit(
             device, "device.remove_refused", actor=f"device:{device.pk}", ip=client_ip, detail={"reason": exc.code}
         )
         raise
@@ -349,7 +349,7 @@ def device_remove_with_assertion(*, device: Device, credential: Any, client_ip: 
 def device_rename(*, device: Device, name: str) -> Device:
     """Give the device a name its user recognises (shown in admin and in the device list)."""
     Device.objects.filter(pk=device.pk).update(name=name)
-    _device_audit(device, "device.renamed", actor=f"device:{device.pk}", detail={"from": device.name, "to": name})
+    device_audit(device, "device.renamed", actor=f"device:{device.pk}", detail={"from": device.name, "to": name})
     device.name = name
     return device
 
@@ -358,7 +358,7 @@ def device_set_webpush_subscription(*, device: Device, subscription: dict[str, A
     """Store (or, with ``{}``, drop) the approver web app's Web Push subscription."""
     Device.objects.filter(pk=device.pk).update(webpush_subscription=subscription)
     device.webpush_subscription = subscription
-    _device_audit(
+    device_audit(
         device, "device.webpush_updated", actor=f"device:{device.pk}", detail={"subscribed": bool(subscription)}
     )
     return device
@@ -371,7 +371,7 @@ def device_drop_webpush_subscription(*, device_id: int, endpoint: str, reason: s
     )
     if updated:
         device = Device.objects.select_related("subscriber").get(pk=device_id)
-        _device_audit(device, "device.webpush_dropped", detail={"reason": reason})
+        device_audit(device, "device.webpush_dropped", detail={"reason": reason})
 
 
 def device_invalidate_push_token(*, device_id: int, fcm_token: str, reason: str) -> None:
@@ -379,4 +379,4 @@ def device_invalidate_push_token(*, device_id: int, fcm_token: str, reason: str)
     updated = Device.objects.filter(pk=device_id, fcm_token=fcm_token).update(fcm_token="")
     if updated:
         device = Device.objects.select_related("subscriber").get(pk=device_id)
-        _device_audit(device, "device.push_token_dropped", detail={"reason": reason})
+        device_audit(device, "device.push_token_dropped", detail={"reason": reason})

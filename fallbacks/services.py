@@ -29,6 +29,7 @@ from approvals.models import Application, ApprovalRequest
 from approvals.services import LoginContext, approval_request_transition, subscriber_for_login
 from audit.services import audit_record
 from devices.models import Device
+from devices.services import device_audit
 from fallbacks import codes, lockout, sms_limits
 from fallbacks.delivery import session_code_deliver
 from fallbacks.exceptions import (
@@ -229,13 +230,7 @@ def passcode_secret_provision(*, device: Device) -> str:
             DeviceTotp.objects.create(device=device, secret_encrypted=encrypt_secret(secret))
     except IntegrityError:
         raise PasscodeSecretAlreadyProvisionedError() from None
-    audit_record(
-        kind="passcode_secret.provisioned",
-        tenant_id=device.subscriber.tenant_id,
-        actor=f"device:{device.pk}",
-        subscriber_id=device.subscriber_id,
-        device_id=device.pk,
-    )
+    device_audit(device, "passcode_secret.provisioned", actor=f"device:{device.pk}")
     return secret
 
 
@@ -243,13 +238,7 @@ def passcode_secret_reset(*, device: Device, actor: str) -> bool:
     """Forget a device's TOTP secret (admin); the device may provision a new one. False if it had none."""
     deleted, _ = DeviceTotp.objects.filter(device=device).delete()
     if deleted:
-        audit_record(
-            kind="passcode_secret.reset",
-            tenant_id=device.subscriber.tenant_id,
-            actor=actor,
-            subscriber_id=device.subscriber_id,
-            device_id=device.pk,
-        )
+        device_audit(device, "passcode_secret.reset", actor=actor)
     return bool(deleted)
 
 
