@@ -6,18 +6,18 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from devices.api.authentication import DeviceTokenAuthentication
+from devices.api.views import DeviceApi
 from mfa_server.net import client_ip
 from pki import services
 from pki.selectors import ca_chain_pem
 
 
-class DeviceCertificateApi(APIView):
-    """``POST`` a CSR signed off by the device key; get back the certificate and its CA chain."""
+class DeviceCertificateApi(DeviceApi):
+    """``POST`` a CSR signed off by the device key; get back the certificate and its CA chain.
 
-    authentication_classes = [DeviceTokenAuthentication]
+    A device API view like the others: device token, and the tenant policy's connection locks.
+    """
 
     class InputSerializer(serializers.Serializer):
         csr = serializers.CharField(max_length=20000, help_text="PEM PKCS#10 CSR; the key stays on the client.")
@@ -44,7 +44,7 @@ class DeviceCertificateApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         issued = services.certificate_issue_for_device(
-            device=request.user,  # type: ignore[arg-type]  # the Device, set by DeviceTokenAuthentication
+            device=self.device,
             client_ip=client_ip(request),
             **data.validated_data,
         )

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
+from pki.models import IssuedCertificate
 from tenants.models import Subscriber
 from tests.conftest import make_device
 from tests.policies.certs import escaped
@@ -243,6 +244,22 @@ def test_device_api__certificate_bound_to_the_device(phone, tenant_policy, clien
         phone.device_id,
         subscriber.pk,
     )
+
+
+def test_device_certificate_api__same_connection_lock_as_the_rest_of_the_device_api(phone, tenant_policy, client_ca):
+    tenant_policy(client_cert_required=True, client_cert_ca="uploaded", client_cert_ca_pem=client_ca.pem)
+
+    response = phone.client.post(
+        "/api/v1/device/certificate",
+        {"csr": "x", "timestamp": 0, "signature": "x"},
+        content_type="application/json",
+        **phone.headers,
+    )
+
+    body = problem(response, 403, "policy_denied")
+    assert body["fields"] == {"rule": "client_certificate", "reason": "certificate_missing"}
+    assert refusals() == [("client_certificate", "certificate_missing")]
+    assert not IssuedCertificate.objects.exists()
 
 
 def test_new_device__cannot_approve_from_unknown_network(relying, subscriber, tenant_policy, time_machine):
