@@ -187,7 +187,12 @@ def _verified_push_offer_claim(*, application: Application, username: str, txid:
 
 
 def duo_sms_start(
-    *, application: Application, username: str, context: LoginContext, request_digest: str | None
+    *,
+    application: Application,
+    username: str,
+    context: LoginContext,
+    request_digest: str | None,
+    request_facts: RequestFacts | None = None,
 ) -> ApprovalRequest:
     """Duo ``factor=sms``: start a transaction and text its code (fallbacks' limits and audit apply).
 
@@ -202,11 +207,18 @@ def duo_sms_start(
         context=context,
         request_digest=request_digest,
         client_ip=context.ip,
+        request_facts=request_facts,
     )
 
 
 def duo_passcode_verify(
-    *, application: Application, username: str, passcode: str, context: LoginContext, request_digest: str | None
+    *,
+    application: Application,
+    username: str,
+    passcode: str,
+    context: LoginContext,
+    request_digest: str | None,
+    request_facts: RequestFacts | None = None,
 ) -> ApprovalRequest | None:
     """Duo ``factor=passcode``: the code of this user's pending SMS transaction if one is outstanding, else a
     device TOTP passcode or a bypass code. Returns the decided transaction (``denied`` for a wrong code), or
@@ -240,6 +252,7 @@ def duo_passcode_verify(
             context=context,
             request_digest=request_digest,
             client_ip=context.ip,
+            request_facts=request_facts,
         )
     try:
         return fallback_services.code_verify(approval=sms_pending, code=passcode, client_ip=context.ip)

@@ -23,7 +23,7 @@ from duo.exceptions import DuoInvalidParameterError, DuoLogoNotFoundError, DuoMi
 from duo.identifiers import duo_user_id, username_for
 from duo.logo import brand_logo_png
 from duo.responses import duo_exception_handler, duo_ok
-from policies.facts import request_facts
+from policies.facts import RequestFacts, request_facts
 from policies.permissions import RelyingConnectionPermission
 
 
@@ -132,8 +132,9 @@ class AuthApi(DuoApi):
         username = username_for(
             application=self.application, username=values.get("username"), user_id=values.get("user_id")
         )
+        facts = request_facts(request, end_user_ip=values["ipaddr"])
         if values["factor"] not in ("auto", "push"):
-            return duo_ok(self._code_factor(username=username, values=values, request_digest=request.auth))
+            return duo_ok(self._code_factor(username=username, values=values, request_digest=request.auth, facts=facts))
         approval = services.duo_push_start(
             application=self.application,
             push=services.PushRequest(
@@ -145,7 +146,7 @@ class AuthApi(DuoApi):
                 login_type=values["type"],
                 display_username=values["display_username"],
                 pushinfo=values["pushinfo"],
-                facts=request_facts(request, end_user_ip=values["ipaddr"]),
+                facts=facts,
             ),
             request_digest=request.auth,
         )
@@ -156,8 +157,14 @@ class AuthApi(DuoApi):
         )
         return duo_ok(selectors.duo_status(approval))
 
-    def _code_factor(self, *, username: str, values: dict[str, Any], request_digest: str) -> dict[str, Any]:
-        """``passcode`` is checked at once; ``sms`` texts a code (answered like Duo: deny / sent)."""
+    def _code_factor(
+        self, *, username: str, values: dict[str, Any], request_digest: str, facts: RequestFacts
+    ) -> dict[str, Any]:
+        """``passcode`` is checked at once; ``sms`` texts a code (answered like Duo: deny / sent).
+
+        ``facts`` are the connection's, as for a push: without them the policy's network and certificate
+        rules fail closed and would refuse every code login of a locked-down application.
+        """
         context = LoginContext(ip=values["ipaddr"], hostname=values["hostname"], login_type=values["type"])
         if values["factor"] == "passcode":
             if not values["passcode"]:
@@ -169,11 +176,16 @@ class AuthApi(DuoApi):
                     passcode=values["passcode"],
                     context=context,
                     request_digest=request_digest,
+                    request_facts=facts,
                 )
             )
         if values["factor"] == "sms":
             approval = services.duo_sms_start(
-                application=self.application, username=username, context=context, request_digest=request_digest
+                application=self.application,
+                username=username,
+                context=context,
+                request_digest=request_digest,
+                request_facts=facts,
             )
             return {"txid": str(approval.pk)} if values["async"] else selectors.duo_status(approval)
         raise DuoInvalidParameterError(detail=f"factor {values['factor']} is not supported")

@@ -383,6 +383,21 @@ def test_policy__denied_network_from_ipaddr__preauth_deny_and_push_refused(duo_a
     assert ApprovalRequest.objects.count() == 0
 
 
+def test_policy__relying_service_inside_its_networks__passcode_allowed(duo_auth, duo_server, issued_app):
+    """The code factors see the same connection facts as push: a service inside its networks is not refused."""
+    Policy.objects.create(
+        tenant=issued_app.application.tenant,
+        application=issued_app.application,
+        service_networks_allow="127.0.0.0/8",
+    )
+    device = _enrolled(duo_auth, duo_server)
+
+    allowed = duo_auth.auth("passcode", username="alice", passcode=device.passcode()["passcode"])
+
+    assert allowed == {"result": "allow", "status": "allow", "status_msg": "Success. Logging you in..."}
+    assert not AuditEvent.objects.filter(kind="policy.refused").exists()
+
+
 def test_policy__relying_service_outside_its_networks__every_signed_endpoint_refused(duo_auth, issued_app):
     """The Duo surface applies the same connection locks as the native API (here: the service's source network)."""
     Policy.objects.create(
