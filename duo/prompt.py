@@ -180,8 +180,12 @@ def prompt_push_cancel(*, session: PromptSession) -> None:
             approval_request_cancel(application=session.application, approval_id=current.pk)
 
 
-def prompt_passcode_verify(*, session: PromptSession, passcode: str, ip: str | None, user_agent: str) -> bool:
+def prompt_passcode_verify(
+    *, session: PromptSession, passcode: str, ip: str | None, user_agent: str, facts: RequestFacts
+) -> bool:
     """Check a passcode typed on the page (device TOTP, bypass code, or the SMS code just sent).
+
+    ``facts`` are the browser connection's, as for the push (the policy's locks fail closed without them).
 
     True when accepted (the page then redirects with a code); a wrong passcode is counted by fallbacks.
     Raises fallbacks' / approvals' errors (not allowed, back-off, locked).
@@ -192,6 +196,7 @@ def prompt_passcode_verify(*, session: PromptSession, passcode: str, ip: str | N
         passcode=passcode,
         context=_context(session, ip, user_agent),
         request_digest=None,
+        request_facts=facts,
     )
     if approval is not None and approval.status == Status.APPROVED:
         _attach(session, approval)
@@ -199,13 +204,14 @@ def prompt_passcode_verify(*, session: PromptSession, passcode: str, ip: str | N
     return False
 
 
-def prompt_sms_send(*, session: PromptSession, ip: str | None, user_agent: str) -> ApprovalRequest:
+def prompt_sms_send(*, session: PromptSession, ip: str | None, user_agent: str, facts: RequestFacts) -> ApprovalRequest:
     """Text this user a code for the login (fallbacks' SMS limits apply); it is typed into the passcode form."""
     approval = duo_services.duo_sms_start(
         application=session.application,
         username=session.username,
         context=_context(session, ip, user_agent),
         request_digest=None,
+        request_facts=facts,
     )
     _attach(session, approval)
     return approval

@@ -193,12 +193,14 @@ def prompt_passcode(request: HttpRequest, session_id: UUID) -> HttpResponse:
     session = _session_or_error(request, session_id)
     if isinstance(session, HttpResponse):
         return session
+    ip = client_ip(request)
     try:
         accepted = prompt.prompt_passcode_verify(
             session=session,
             passcode=request.POST.get("passcode", "")[:64],
-            ip=client_ip(request),
+            ip=ip,
             user_agent=request.headers.get("User-Agent", ""),
+            facts=request_facts(request, end_user_ip=ip),
         )
     except DomainError as exc:
         return _prompt(request, session, prompt.prompt_approval_current(session=session), error=exc.message)
@@ -224,8 +226,14 @@ def prompt_sms(request: HttpRequest, session_id: UUID) -> HttpResponse:
     session = _session_or_error(request, session_id)
     if isinstance(session, HttpResponse):
         return session
+    ip = client_ip(request)
     try:
-        prompt.prompt_sms_send(session=session, ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""))
+        prompt.prompt_sms_send(
+            session=session,
+            ip=ip,
+            user_agent=request.headers.get("User-Agent", ""),
+            facts=request_facts(request, end_user_ip=ip),
+        )
     except DomainError as exc:
         return _prompt(request, session, prompt.prompt_approval_current(session=session), error=exc.message)
     return HttpResponseRedirect(f"/oauth/v1/prompt/{session_id}", status=303)

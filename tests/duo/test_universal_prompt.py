@@ -21,6 +21,7 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from duo.models import PromptSession, RedirectUri
+from policies.models import Policy
 from tests.duo.conftest import activate_device
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -252,6 +253,21 @@ def test_prompt__device_passcode__code_issued_and_factor_in_id_token(universal, 
     code = parse_qs(urlsplit(done.headers["Location"]).query)["duo_code"][0]
     token = universal.exchange_authorization_code_for_2fa_result(code, "alice")
     assert (token["auth_context"]["factor"], token["auth_context"]["reason"]) == ("passcode", "valid_passcode")
+
+
+def test_prompt__device_passcode_inside_the_policy_networks__accepted(universal, duo_server, alice_phone, issued_app):
+    """The passcode form sees the browser connection's facts, as the push does (no fail-closed refusal)."""
+    Policy.objects.create(
+        tenant=issued_app.application.tenant, application=issued_app.application, service_networks_allow="127.0.0.0/8"
+    )
+    browser = Browser(duo_server)
+    page = browser.open(universal.create_auth_url("alice", universal.generate_state()))
+
+    done = browser.submit(page, "passcode", passcode=alice_phone.passcode()["passcode"])
+
+    assert done.status_code == 302, done.text[:500]
+    assert "duo_code=" in done.headers["Location"]
+    assert not AuditEvent.objects.filter(kind="policy.refused").exists()
 
 
 def test_prompt__sms_code__code_issued(universal, duo_server, alice_phone, tenant, settings):
