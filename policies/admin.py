@@ -146,6 +146,7 @@ class PolicyAdmin(TenantScopedAdmin):
                 username=form.cleaned_data["username"],
                 facts=facts,
                 phase=engine.Phase(form.cleaned_data["phase"]),
+                application_id=application.pk,  # as on the relying API: certificates bound to this application
             )
         context = {
             **self.admin_site.each_context(request),

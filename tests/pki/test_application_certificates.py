@@ -136,3 +136,29 @@ def test_relying_api__application_bound_certificate__accepted_for_it_refused_for
     theirs = issue_cli(tmp_path, "--application", other.application.integration_key)
     pem_theirs = IssuedCertificate.objects.get(serial=theirs["serial"]).certificate_pem
     assert _relying(other, cert_pem=pem_theirs).auth("alice").status_code == 201
+
+
+def test_policy_test_view__application_bound_certificate__judged_as_for_that_application(
+    tmp_path, client, tenant, issued_app, issuing
+):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    Policy.objects.create(tenant=tenant, client_cert_required=True, client_cert_ca="builtin")
+    other = application_create(tenant=tenant, name="Intranet").application
+    mine = issue_cli(tmp_path, "--application", issued_app.application.integration_key)
+    data = {
+        "username": "alice",
+        "application": issued_app.application.pk,
+        "end_user_ip": "",
+        "service_ip": "",
+        "certificate_pem": IssuedCertificate.objects.get(serial=mine["serial"]).certificate_pem,
+        "phase": "preauth",
+    }
+
+    def verdict(application) -> tuple[str, str]:
+        page = client.post("/admin/policies/policy/test/", {**data, "application": application.pk})
+        assert page.status_code == 200
+        verdicts = {v.rule: (v.verdict.value, v.reason) for v in page.context["result"].decision.verdicts}
+        return verdicts["client_certificate"]
+
+    assert verdict(issued_app.application) == ("pass", "certificate_valid")
+    assert verdict(other) == ("fail", "certificate_not_bound_to_application")
