@@ -89,9 +89,14 @@ def _approved_since(subscriber: Subscriber, moment: datetime) -> bool:
     ).exists()
 
 
+def streak_clear(*, subscriber: Subscriber) -> None:
+    """Forget the streak of wrong codes and its back-off (a right code, an admin unlock or re-activation)."""
+    SubscriberBackoff.objects.filter(subscriber=subscriber).delete()
+
+
 def success_record(*, subscriber: Subscriber) -> None:
     """A right code ends the streak and any back-off, and (like any approval) the fraud-strike count."""
-    SubscriberBackoff.objects.filter(subscriber=subscriber).delete()
+    streak_clear(subscriber=subscriber)
     Subscriber.objects.filter(pk=subscriber.pk, failed_attempts__gt=0).update(failed_attempts=0)
 
 
@@ -108,7 +113,7 @@ def subscriber_unlock(*, subscriber: Subscriber, actor: str) -> bool:
     unlocked = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.LOCKED).update(
         status=Subscriber.Status.ACTIVE, failed_attempts=0
     )
-    SubscriberBackoff.objects.filter(subscriber=subscriber).delete()
+    streak_clear(subscriber=subscriber)
     if unlocked:
         audit_record(
             kind="subscriber.unlocked", tenant_id=subscriber.tenant_id, actor=actor, subscriber_id=subscriber.pk

@@ -9,6 +9,7 @@ from django.utils.html import format_html
 
 from audit.services import audit_record
 from devices.services import enrollment_create
+from fallbacks import lockout
 from mfa_server.admin_tools import TenantScopedAdmin, admin_actor, shown_once_response
 from tenants.models import Subscriber, Tenant, TenantMembership
 
@@ -62,6 +63,10 @@ def _set_status(request: HttpRequest, queryset: QuerySet[Subscriber], status: st
     for subscriber in queryset:
         if subscriber.status != status:
             Subscriber.objects.filter(pk=subscriber.pk).update(status=status, failed_attempts=0)
+            if status == Subscriber.Status.ACTIVE:
+                # "Unlock" here too: without this a subscriber locked by wrong codes kept the streak
+                # (and its back-off), and the next typo locked them again (as fallbacks' unlock does).
+                lockout.streak_clear(subscriber=subscriber)
             audit_record(
                 kind="subscriber.status_changed",
                 tenant_id=subscriber.tenant_id,

@@ -136,3 +136,25 @@ def test_lockout__approved_push_breaks_the_streak(relying, passcode_phone, subsc
     passcode(relying, bad)
     subscriber.refresh_from_db()
     assert (streak(subscriber), subscriber.status) == (1, "active")
+
+
+def test_unlock__subscriber_admin_activate__streak_and_backoff_cleared_too(
+    relying, passcode_phone, subscriber, admin_client
+):
+    bad = wrong_passcode(passcode_phone)
+    for _ in range(10):
+        passcode(relying, bad)
+    subscriber.refresh_from_db()
+    assert (subscriber.status, streak(subscriber)) == ("locked", 10)
+
+    response = admin_client.post(
+        "/admin/tenants/subscriber/", {"action": "activate", "_selected_action": [subscriber.pk]}
+    )
+
+    assert response.status_code == 302
+    subscriber.refresh_from_db()
+    assert (subscriber.status, streak(subscriber)) == ("active", 0)
+    assert not SubscriberBackoff.objects.exists()
+    assert passcode(relying, bad).json()["status"] == "denied"  # one typo after the unlock: not locked again
+    subscriber.refresh_from_db()
+    assert (subscriber.status, streak(subscriber)) == ("active", 1)
