@@ -16,7 +16,7 @@ from django.utils import timezone
 from pki.builders import cert_pem, load_cert, serial_hex
 from pki.exceptions import CaExpiredError, CaNotFoundError
 from pki.models import CertificateAuthority, IssuedCertificate
-from tenants.models import Subscriber, Tenant
+from tenants.models import Tenant
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -96,11 +96,6 @@ def tenant_crls_pem(*, tenant: Tenant) -> str:
     (OpenSSL ``CRL_CHECK_ALL``), so it needs the root's CRL as well as the issuing CA's."""
     cas = CertificateAuthority.objects.filter(tenant=tenant, crl_der__isnull=False).order_by("pk")
     return "".join(crl_pem(ca=ca) for ca in cas)
-
-
-def certificates_for_subscriber(*, subscriber: Subscriber) -> list[IssuedCertificate]:
-    """All certificates issued to a subscriber, newest first."""
-    return list(IssuedCertificate.objects.filter(subscriber=subscriber).select_related("ca", "device"))
 
 
 @dataclass(frozen=True)
