@@ -45,12 +45,7 @@ def redirect_uri_add(*, application: Application, uri: str, actor: str) -> Redir
             registered = RedirectUri.objects.create(application=application, uri=uri)
     except IntegrityError:
         return RedirectUri.objects.get(application=application, uri=uri)
-    audit_record(
-        kind="duo.redirect_uri_added",
-        tenant_id=application.tenant_id,
-        actor=actor,
-        detail={"ikey": application.integration_key, "uri": uri},
-    )
+    redirect_uri_audit(kind="duo.redirect_uri_added", application=application, uri=uri, actor=actor)
     return registered
 
 
@@ -58,13 +53,14 @@ def redirect_uri_remove(*, application: Application, uri: str, actor: str) -> bo
     """Unregister ``uri``; False when it was not registered. Audited."""
     deleted, _ = RedirectUri.objects.filter(application=application, uri=uri).delete()
     if deleted:
-        audit_record(
-            kind="duo.redirect_uri_removed",
-            tenant_id=application.tenant_id,
-            actor=actor,
-            detail={"ikey": application.integration_key, "uri": uri},
-        )
+        redirect_uri_audit(kind="duo.redirect_uri_removed", application=application, uri=uri, actor=actor)
     return bool(deleted)
+
+
+def redirect_uri_audit(*, kind: str, application: Application, uri: str, actor: str) -> None:
+    """Audit ``duo.redirect_uri_added`` / ``duo.redirect_uri_removed`` (also for the admin's own saves)."""
+    detail = {"ikey": application.integration_key, "uri": uri}
+    audit_record(kind=kind, tenant_id=application.tenant_id, actor=actor, detail=detail)
 
 
 def application_get(*, integration_key: str) -> Application:

@@ -61,3 +61,31 @@ def test_admin__superuser_adds_redirect_uri__stored_and_audited(client, issued_a
     refused = client.post("/admin/duo/redirecturi/add/", {"application": issued_app.application.pk, "uri": "ftp://x"})
     assert refused.status_code == 200
     assert RedirectUri.objects.count() == 1
+
+
+def test_admin__changed_and_deleted_redirect_uris__audited_as_removed(client, issued_app):
+    client.force_login(User.objects.create_superuser("root", "root@example.test", "pw"))
+    app = issued_app.application
+    first = RedirectUri.objects.create(application=app, uri="https://sso.example.test/cb")
+
+    changed = client.post(
+        f"/admin/duo/redirecturi/{first.pk}/change/", {"application": app.pk, "uri": "https://evil.example.test/cb"}
+    )
+    assert changed.status_code == 302, changed.content[:500]
+    unchanged = client.post(
+        f"/admin/duo/redirecturi/{first.pk}/change/", {"application": app.pk, "uri": "https://evil.example.test/cb"}
+    )
+    assert unchanged.status_code == 302
+    deleted = client.post(
+        "/admin/duo/redirecturi/",
+        {"action": "delete_selected", "_selected_action": [first.pk], "post": "yes"},
+    )
+    assert deleted.status_code == 302
+
+    assert not RedirectUri.objects.exists()
+    events = AuditEvent.objects.filter(kind__startswith="duo.redirect_uri").order_by("id")
+    assert [(e.kind, e.detail["uri"], e.actor) for e in events] == [
+        ("duo.redirect_uri_removed", "https://sso.example.test/cb", "admin:root"),
+        ("duo.redirect_uri_added", "https://evil.example.test/cb", "admin:root"),
+        ("duo.redirect_uri_removed", "https://evil.example.test/cb", "admin:root"),
+    ]
