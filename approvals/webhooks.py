@@ -17,7 +17,7 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest, WebhookDelivery
 from audit.services import audit_record
 from mfa_server.background import run_in_background
-from mfa_server.crypto import decrypt_secret
+from mfa_server.crypto import decrypt_application_secret
 
 logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-MFA-Signature"
@@ -62,7 +62,7 @@ def webhook_attempt(*, delivery_id: int) -> bool:
     delivery = WebhookDelivery.objects.select_related("application").get(pk=delivery_id)
     body = json.dumps(delivery.payload, sort_keys=True).encode()
     timestamp = str(int(time.time()))
-    secret = decrypt_secret(delivery.application.secret_encrypted)
+    secret = decrypt_application_secret(delivery.application.secret_encrypted)
     error = ""
     try:
         response = requests.post(

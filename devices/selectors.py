@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from audit.services import audit_record
+from django.core.cache import cache
+
 from devices.exceptions import DeviceRevokedError
 from devices.models import Device
+from devices.services import device_audit
 from mfa_server.crypto import hash_token
 from mfa_server.errors import NotAuthenticatedError
+
+REVOKED_AUDIT_INTERVAL_SECONDS = 60
 
 
 def device_for_token(*, token: str, client_ip: str | None = None) -> Device:
     """The active device holding this API token.
 
-    Raises ``NotAuthenticatedError`` for an unknown token and ``DeviceRevokedError`` (audited) for a revoked one.
+    Raises ``NotAuthenticatedError`` for an unknown token and ``DeviceRevokedError`` for a revoked one,
+    audited at most once a minute per device so a stale token cannot flood the audit chain.
     """
     try:  # get(), not first(): the hash is unique, so no ORDER BY to build and run
         device = Device.objects.select_related("subscriber__tenant").get(token_hash=hash_token(token))
     except Device.DoesNotExist:
         raise NotAuthenticatedError() from None
     if not device.is_active:
-        audit_record(
-            kind="device.revoked_refused",
-            tenant_id=device.subscriber.tenant_id,
-            actor=f"device:{device.pk}",
-            subscriber_id=device.subscriber_id,
-            device_id=device.pk,
-            ip=client_ip,
-        )
+        if cache.add(f"audit:device-revoked-refused:{device.pk}", 1, timeout=REVOKED_AUDIT_INTERVAL_SECONDS):
+            device_audit(device, "device.revoked_refused", actor=f"device:{device.pk}", ip=client_ip)
         raise DeviceRevokedError()
     return device

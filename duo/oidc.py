@@ -20,7 +20,7 @@ from django.utils import timezone
 from approvals.models import Application, ApprovalRequest
 from duo.exceptions import OidcInvalidClientError, OidcInvalidRequestError
 from duo.models import RedirectUri, UsedClientAssertion
-from mfa_server.crypto import decrypt_secret
+from mfa_server.crypto import decrypt_application_secret
 
 ALGORITHM = "HS512"
 LEEWAY_SECONDS = 30
@@ -50,7 +50,7 @@ def application_for_client(client_id: str) -> Application | None:
 
 
 def _secret(application: Application) -> str:
-    return decrypt_secret(application.secret_encrypted)
+    return decrypt_application_secret(application.secret_encrypted)
 
 
 def _aud_matches(aud: Any, *, hosts: set[str], path: str) -> bool:

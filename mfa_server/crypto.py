@@ -21,8 +21,7 @@ def _fernet() -> MultiFernet:
 
 
 @lru_cache(maxsize=1024)
-def _decrypt(token: str, keys: tuple[str, ...]) -> str:
-    """Every signed relying request needs its application's secret: decrypt each ciphertext once."""
+def _decrypt_cached(token: str, keys: tuple[str, ...]) -> str:
     return _fernet_for(keys).decrypt(token.encode()).decode()
 
 
@@ -34,13 +33,22 @@ def encrypt_secret(plaintext: str) -> str:
 def decrypt_secret(token: str, *, ttl: int | None = None) -> str:
     """Decrypt with any configured key; raises ``ValueError`` when no key fits.
 
-    With ``ttl`` (seconds) a token encrypted longer ago than that is refused too; such reads bypass the
-    cache, since the same token's answer changes with time.
+    With ``ttl`` (seconds) a token encrypted longer ago than that is refused too.
     """
     try:
-        if ttl is not None:
-            return _fernet().decrypt(token.encode(), ttl=ttl).decode()
-        return _decrypt(token, tuple(settings.MFA_SECRET_ENCRYPTION_KEYS))
+        return _fernet().decrypt(token.encode(), ttl=ttl).decode()
+    except InvalidToken as exc:
+        raise ValueError("secret cannot be decrypted with the configured keys") from exc
+
+
+def decrypt_application_secret(token: str) -> str:
+    """An application's secret key, decrypted once per process: every signed relying request needs it.
+
+    Only long-lived API secrets go through this cache; one-time codes and TOTP seeds use
+    ``decrypt_secret`` so their plaintext does not linger in memory.
+    """
+    try:
+        return _decrypt_cached(token, tuple(settings.MFA_SECRET_ENCRYPTION_KEYS))
     except InvalidToken as exc:
         raise ValueError("secret cannot be decrypted with the configured keys") from exc
 

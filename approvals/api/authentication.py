@@ -15,7 +15,7 @@ from rest_framework.request import Request
 
 from approvals.models import Application
 from approvals.signing import parse_authorization, signature_matches
-from mfa_server.crypto import decrypt_secret
+from mfa_server.crypto import decrypt_application_secret
 from mfa_server.errors import SignatureInvalidError, TimestampInvalidError
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -44,7 +44,7 @@ class SignedRequestAuthentication(BaseAuthentication):
         is_form = request.content_type.split(";")[0].strip() == FORM_CONTENT_TYPE
         form_params = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if is_form else query_params
         x_duo = {k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_X_DUO")}
-        secret = decrypt_secret(application.secret_encrypted)
+        secret = decrypt_application_secret(application.secret_encrypted)
         hosts = {settings.MFA_API_HOSTNAME.lower(), request.get_host().rsplit(":", 1)[0].lower()}
         if not any(
             signature_matches(

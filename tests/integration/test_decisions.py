@@ -165,6 +165,14 @@ def test_revoked_device__401_device_revoked_and_audited(relying, phone, tx):
     assert_problem(phone.get("approvals"), 401, "device_revoked")
 
 
+def test_revoked_device__repeated_calls__refused_each_time_audited_once(phone):
+    device_revoke(device=Device.objects.get(pk=phone.device_id), actor="test")
+    for _ in range(5):
+        assert_problem(phone.get("approvals"), 401, "device_revoked")
+    # A stale token cannot flood the audit chain: one row per device per minute.
+    assert AuditEvent.objects.filter(kind="device.revoked_refused", device_id=phone.device_id).count() == 1
+
+
 def test_another_subscribers_transaction__404_and_audited(relying, phone, bob_phone, tx):
     assert_problem(bob_phone.decide(tx["txid"], "approve", tx["number"]), 404, "approval_not_found")
     assert_problem(bob_phone.get(f"approvals/{tx['txid']}"), 404, "approval_not_found")
