@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from rest_framework import serializers
@@ -49,7 +50,7 @@ class _PushKeysSerializer(serializers.Serializer):
 
 
 class PushSubscriptionInputSerializer(serializers.Serializer):
-    """``PushSubscription.toJSON()``; the endpoint must be an https URL of a push service."""
+    """``PushSubscription.toJSON()``; the endpoint must be an https URL of a known push service."""
 
     endpoint = serializers.URLField(max_length=2048)
     keys = _PushKeysSerializer()
@@ -57,6 +58,9 @@ class PushSubscriptionInputSerializer(serializers.Serializer):
     def validate_endpoint(self, value: str) -> str:
         if not value.startswith("https://") and not settings.DEBUG:
             raise serializers.ValidationError("The push endpoint must use https.")
+        host = (urlsplit(value).hostname or "").lower()
+        if not any(host == known or host.endswith(f".{known}") for known in settings.MFA_WEBPUSH_ENDPOINT_HOSTS):
+            raise serializers.ValidationError("The push endpoint is not a known push service.")
         return value
 
 

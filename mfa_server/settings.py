@@ -203,6 +203,12 @@ MFA_PUSH_BACKENDS = env.list(
 MFA_WEBPUSH_VAPID_PRIVATE_KEY = env.str("MFA_WEBPUSH_VAPID_PRIVATE_KEY", default="")
 MFA_WEBPUSH_SUBJECT = env.str("MFA_WEBPUSH_SUBJECT", default="mailto:ops@example.invalid")
 MFA_WEBPUSH_TTL_SECONDS = env.int("MFA_WEBPUSH_TTL_SECONDS", default=60)
+# Push services a browser subscription may point at (host or parent domain). The server POSTs to the
+# endpoint, so anything else (an internal address) is refused when the subscription is stored.
+MFA_WEBPUSH_ENDPOINT_HOSTS = env.list(
+    "MFA_WEBPUSH_ENDPOINT_HOSTS",
+    default=["fcm.googleapis.com", "push.services.mozilla.com", "push.apple.com", "notify.windows.com"],
+)
 # FCM: service-account JSON file path (GOOGLE_APPLICATION_CREDENTIALS) or base64 JSON.
 MFA_FCM_CREDENTIALS_JSON = env.str("MFA_FCM_CREDENTIALS_JSON", default="")
 MFA_FCM_PROJECT_ID = env.str("MFA_FCM_PROJECT_ID", default="")

@@ -18,6 +18,7 @@ from mfa_server.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MFA_PUSH_BACKENDS = ["devices.delivery.locmem.LocmemPushBackend"]
 MFA_WORKER_INTERVAL_SECONDS = 0.2
+MFA_WEBPUSH_ENDPOINT_HOSTS = [*MFA_WEBPUSH_ENDPOINT_HOSTS, "push.example.net"]  # noqa: F405
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A throwaway file in WAL mode, like `make run`, not the shared-cache in-memory database: there a

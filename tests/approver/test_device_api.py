@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from devices.models import Device
@@ -84,6 +86,19 @@ def test_push_subscription__plain_http_endpoint__refused(enrolled):
     response = enrolled.call("PUT", "push-subscription", bad)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_input"
+    assert device_of(enrolled).webpush_subscription == {}
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://169.254.169.254/latest/meta-data", "https://intranet.example.org/hook", "https://evilpush.example.net/x"],
+)
+def test_push_subscription__endpoint_not_a_known_push_service__refused(enrolled, endpoint):
+    """The server POSTs to the endpoint, so it must not be able to point at internal hosts."""
+    response = enrolled.call("PUT", "push-subscription", {**SUBSCRIPTION, "endpoint": endpoint})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_input"
+    assert "endpoint" in response.json()["fields"]
     assert device_of(enrolled).webpush_subscription == {}
 
 
