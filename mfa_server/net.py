@@ -9,7 +9,6 @@ client; everything left of it was written by the client and can be anything.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from mfa_server.addresses import IpNetwork, in_networks, parse_ip, parse_networks
 
 
 @dataclass(frozen=True)
@@ -28,25 +27,10 @@ class PresentedCertificate:
     proxy_verify: str  # nginx $ssl_client_verify: SUCCESS, FAILED:<reason> or NONE
 
 
-def trusted_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
-    """Parse the trusted proxy CIDRs. Raises ``ValueError`` on a bad entry (a misconfiguration)."""
-    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
-
-
-def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        address = ipaddress.ip_address(value.strip().removeprefix("[").split("]")[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
 def is_trusted(value: str | None, trusted: Iterable[IpNetwork]) -> bool:
     """Is ``value`` an address inside one of the ``trusted`` networks?"""
-    address = _address(value or "")
-    return address is not None and any(address.version == n.version and address in n for n in trusted)
+    address = parse_ip(value)
+    return address is not None and in_networks(address, trusted)
 
 
 def resolve_client_ip(*, remote_addr: str | None, forwarded_for: str, trusted: tuple[IpNetwork, ...]) -> str | None:
@@ -59,7 +43,7 @@ def resolve_client_ip(*, remote_addr: str | None, forwarded_for: str, trusted: t
         return remote_addr or None
     client = remote_addr
     for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-        address = _address(hop)
+        address = parse_ip(hop)
         if address is None:
             return client
         client = str(address)
@@ -69,7 +53,7 @@ def resolve_client_ip(*, remote_addr: str | None, forwarded_for: str, trusted: t
 
 
 def _trusted() -> tuple[IpNetwork, ...]:
-    return trusted_networks(settings.MFA_TRUSTED_PROXIES)
+    return parse_networks(settings.MFA_TRUSTED_PROXIES)
 
 
 def meta_client_ip(meta: Mapping[str, Any]) -> str | None:

@@ -9,13 +9,11 @@ user, then the user's existence, then the anti-abuse rules that only apply to a 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from mfa_server.addresses import IpAddress, IpNetwork, in_networks, parse_ip
 
 
 class Outcome(StrEnum):
@@ -154,28 +152,6 @@ class Decision:
 
 
 # --- addresses -------------------------------------------------------------------------------------
-
-
-def parse_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
-    """Parse CIDRs (host bits may be set; a bare address is a /32 or /128). Raises ``ValueError``."""
-    return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
-
-
-def parse_ip(value: str | None) -> IpAddress | None:
-    """An address, with IPv4-mapped IPv6 (``::ffff:a.b.c.d``) unwrapped; None when absent or invalid."""
-    if not value:
-        return None
-    try:
-        address = ipaddress.ip_address(value.strip())
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
-def in_networks(address: IpAddress, networks: Iterable[IpNetwork]) -> bool:
-    return any(address.version == network.version and address in network for network in networks)
 
 
 def _same_site(address: IpAddress, other: IpAddress) -> bool:

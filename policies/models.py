@@ -118,8 +118,8 @@ class Policy(models.Model):
 
     def clean(self) -> None:
         """Reject what the engine could not use: bad CIDRs, unknown factors, an unusable CA upload."""
+        from mfa_server.addresses import parse_networks
         from policies.certificates import parse_certificates, parse_crls
-        from policies.engine import parse_networks
 
         errors: dict[str, str] = {}
         for name in ("user_networks_allow", "user_networks_deny", "service_networks_allow", "service_networks_deny"):

@@ -11,6 +11,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from approvals.models import Application, ApprovalRequest
 from devices.models import Device
+from mfa_server.addresses import parse_networks
 from policies import engine
 from policies.models import DEFAULT_FACTORS, CertAuthority, Policy, cidr_lines
 from tenants.models import Subscriber, Tenant
@@ -67,12 +68,12 @@ def policy_rules(policy: Policy | None) -> engine.PolicyRules:
         )
     return engine.PolicyRules(
         user_networks=engine.NetworkRule(
-            allow=engine.parse_networks(cidr_lines(policy.user_networks_allow)),
-            deny=engine.parse_networks(cidr_lines(policy.user_networks_deny)),
+            allow=parse_networks(cidr_lines(policy.user_networks_allow)),
+            deny=parse_networks(cidr_lines(policy.user_networks_deny)),
         ),
         service_networks=engine.NetworkRule(
-            allow=engine.parse_networks(cidr_lines(policy.service_networks_allow)),
-            deny=engine.parse_networks(cidr_lines(policy.service_networks_deny)),
+            allow=parse_networks(cidr_lines(policy.service_networks_allow)),
+            deny=parse_networks(cidr_lines(policy.service_networks_deny)),
         ),
         client_cert_required=policy.client_cert_required,
         client_cert_binding=engine.CertBinding(policy.client_cert_binding),

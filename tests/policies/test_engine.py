@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mfa_server.addresses import parse_networks
 from policies import engine
 from policies.engine import (
     CertBinding,
@@ -20,7 +21,6 @@ from policies.engine import (
     UnknownUser,
     Verdict,
     evaluate,
-    parse_networks,
 )
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from mfa_server.net import presented_certificate, resolve_client_ip, trusted_networks
+from mfa_server.addresses import parse_networks
+from mfa_server.net import presented_certificate, resolve_client_ip
 
-PROXIES = trusted_networks(["10.0.0.0/8", "fd00::/8", "127.0.0.1/32"])
+PROXIES = parse_networks(["10.0.0.0/8", "fd00::/8", "127.0.0.1/32"])
 
 CHAINS = [
     # peer, X-Forwarded-For, expected client
@@ -43,9 +44,9 @@ def test_resolve_client_ip__no_trusted_proxy_configured_ignores_the_header():
     assert resolve_client_ip(remote_addr="10.0.0.2", forwarded_for="198.51.100.7", trusted=()) == "10.0.0.2"
 
 
-def test_trusted_networks__bad_entry_raises():
+def test_parse_networks__bad_trusted_proxy_entry_raises():
     with pytest.raises(ValueError, match="does not appear"):
-        trusted_networks(["10.0.0.0/8", "nonsense"])
+        parse_networks(["10.0.0.0/8", "nonsense"])
 
 
 @pytest.fixture
