@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.core.cache import cache
+from django.utils import timezone
 
 from devices.exceptions import DeviceRevokedError
-from devices.models import Device
-from devices.services import device_audit
+from devices.models import Device, Enrollment
+from devices.services import device_audit, normalize_activation_code
 from mfa_server.crypto import hash_token
 from mfa_server.errors import NotAuthenticatedError
 
@@ -28,3 +29,9 @@ def device_for_token(*, token: str, client_ip: str | None = None) -> Device:
             device_audit(device, "device.revoked_refused", actor=f"device:{device.pk}", ip=client_ip)
         raise DeviceRevokedError()
     return device
+
+
+def enrollment_code_is_pending(*, code: str) -> bool:
+    """Whether this activation code would still be accepted (unused, unexpired)."""
+    code_hash = hash_token(normalize_activation_code(code))
+    return Enrollment.objects.filter(code_hash=code_hash, used_at__isnull=True, expires_at__gt=timezone.now()).exists()

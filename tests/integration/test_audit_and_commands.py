@@ -15,9 +15,10 @@ from django.test import Client
 from approvals.models import Application
 from audit.models import AuditEvent
 from devices.models import Enrollment
+from devices.services import device_activate, enrollment_create
 from mfa_server.crypto import decrypt_secret, encrypt_secret
 from tenants.models import Subscriber, Tenant
-from tests.helpers import SignedClient
+from tests.helpers import PhoneDevice, SignedClient
 from tests.integration.conftest import db_text
 
 pytestmark = pytest.mark.django_db
@@ -157,15 +158,32 @@ def test_qr__garbage_token__404(client):
         assert b"<svg" not in response.content
 
 
-def test_qr__token_older_than_activation_ttl__404(client, settings):
-    query = urlencode({"t": encrypt_secret("ABCDEFGHJKLMNPQRSTUV")})
-    assert client.get(f"/enroll/qr?{query}").status_code == 200
+def _qr_query(issued) -> str:
+    return urlsplit(issued.qr_url).query
 
+
+def test_qr__link_lives_exactly_as_long_as_its_code(client, subscriber, settings):
+    short = enrollment_create(subscriber=subscriber, created_by="test", ttl_seconds=600)
+    long = enrollment_create(
+        subscriber=subscriber, created_by="test", ttl_seconds=settings.MFA_ACTIVATION_TTL_SECONDS + 3600
+    )
+    assert client.get(f"/enroll/qr?{_qr_query(short)}").status_code == 200
+
+    with time_machine.travel(time.time() + 601):
+        expired = client.get(f"/enroll/qr?{_qr_query(short)}")
+    assert expired.status_code == 404
+    assert expired.json()["code"] == "qr_token_invalid"
     with time_machine.travel(time.time() + settings.MFA_ACTIVATION_TTL_SECONDS + 5):
-        response = client.get(f"/enroll/qr?{query}")
+        assert client.get(f"/enroll/qr?{_qr_query(long)}").status_code == 200  # its own, longer ttl
 
-    assert response.status_code == 404
-    assert response.json()["code"] == "qr_token_invalid"
+
+def test_qr__used_code_or_no_enrolment__404(client, subscriber):
+    issued = enrollment_create(subscriber=subscriber, created_by="test")
+    _key, pem = PhoneDevice.new_key()
+    device_activate(code=issued.activation_code, public_key_pem=pem, name="p", platform="test")
+    assert client.get(f"/enroll/qr?{_qr_query(issued)}").status_code == 404
+    orphan = urlencode({"t": encrypt_secret("ABCDEFGHJKLMNPQRSTUV")})
+    assert client.get(f"/enroll/qr?{orphan}").status_code == 404
 
 
 @pytest.mark.parametrize(
