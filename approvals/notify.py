@@ -9,23 +9,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from approvals.models import ApprovalRequest
 from audit.services import audit_record
 from devices.delivery import get_push_backends
 from devices.delivery.base import PushMessage
+from devices.live import broadcast_to_devices
 from devices.models import Device
 from devices.services import device_drop_webpush_subscription, device_invalidate_push_token
-from mfa_server.background import run_coroutine, run_in_background, run_provider_call
+from mfa_server.background import run_in_background, run_provider_call
 
 logger = logging.getLogger(__name__)
-
-
-def device_group_name(device_id: int) -> str:
-    """The channel-layer group every live connection of one device joins."""
-    return f"device-{device_id}"
 
 
 DeviceTarget = tuple[int, str, dict[str, Any]]  # (device id, FCM token, Web Push subscription)
@@ -63,19 +58,6 @@ def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:
     device_ids = [pk for pk, _, _ in active_device_targets(subscriber_id=approval.subscriber_id)]
     event = {"type": "approval.updated", "approval_id": str(approval.pk), "status": approval.status}
     transaction.on_commit(lambda: run_in_background(broadcast_to_devices, device_ids, event))
-
-
-def broadcast_to_devices(device_ids: list[int], event: dict[str, str]) -> None:
-    """Send ``event`` to every live connection of these devices (background thread)."""
-    layer = get_channel_layer()
-    if layer is None or not device_ids:
-        return
-
-    async def send_all() -> None:
-        for device_id in device_ids:
-            await layer.group_send(device_group_name(device_id), event)
-
-    run_coroutine(send_all())
 
 
 def push_to_devices(

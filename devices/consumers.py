@@ -9,10 +9,10 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from approvals.notify import device_group_name
 from approvals.selectors import approval_requests_pending_for_device
 from devices.api.authentication import token_from_header
 from devices.browser_session import session_token_from_headers
+from devices.live import device_group_name
 from devices.models import Device
 from devices.selectors import device_for_token
 from mfa_server.errors import DomainError
@@ -95,6 +95,10 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
         else:
             await self.send_json({"type": "error", "code": "unsupported_message"})
+
+    async def device_revoked(self, event: dict[str, str]) -> None:
+        """The device was removed: its open connections end at once."""
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def approval_request(self, event: dict[str, str]) -> None:
         await self.send_json({"type": "approval.request", "approval_id": event["approval_id"]})

@@ -17,9 +17,11 @@ from django.utils import timezone
 from audit.services import audit_record
 from devices import credentials, webauthn
 from devices.exceptions import ActivationCodeInvalidError, PublicKeyInvalidError
+from devices.live import broadcast_to_devices
 from devices.models import Device, Enrollment, WebAuthnCredential
 from devices.proofs import load_public_key
 from mfa_server import ratelimit
+from mfa_server.background import run_in_background
 from mfa_server.crypto import encrypt_secret, hash_token, random_token
 from mfa_server.errors import DomainError
 from tenants.models import Subscriber
@@ -311,6 +313,8 @@ def device_revoke(*, device: Device, actor: str) -> bool:
     )
     if updated:
         device_audit(device, "device.revoked", actor=actor)
+        event = {"type": "device.revoked"}
+        transaction.on_commit(lambda: run_in_background(broadcast_to_devices, [device.pk], event))
     return bool(updated)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from approvals.models import ApprovalRequest
-from approvals.notify import active_device_targets, broadcast_to_devices, push_to_devices
+from approvals.notify import active_device_targets, push_to_devices
+from devices.live import broadcast_to_devices
 from mfa_server.background import run_in_background, run_provider_call
 
 EVENT_TYPE = "session.code"

@@ -47,6 +47,16 @@ async def test_device_socket__revoked_device__closed_4401(phone):
     assert (ok, code) == (False, 4401)
 
 
+async def test_device_socket__device_revoked_while_connected__socket_closed_4401(phone):
+    ws = await connected(phone)
+    try:
+        device = await Device.objects.aget(pk=phone.device_id)
+        assert await sync_to_async(device_revoke)(device=device, actor="admin:root")
+        assert await ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+    finally:
+        await ws.disconnect()
+
+
 async def test_device_socket__transaction_created__device_receives_id_only(relying, phone):
     ws = await connected(phone)
     try:
