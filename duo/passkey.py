@@ -57,10 +57,9 @@ def prompt_passkey_finish(
     ``PasskeyUnavailableError`` and what ``approval_request_decide_webauthn`` raises (all audited).
     """
     device = passkey_device(session)
-    if device is None or session.approval_id != approval_id:
-        raise PasskeyUnavailableError()
     approval = session.approval
-    assert approval is not None
+    if device is None or approval is None or session.approval_id != approval_id:
+        raise PasskeyUnavailableError()
     return approval_request_decide_webauthn(
         device=device,
         approval_id=approval.pk,
