@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from django.db import connections
 from django.test import Client
 
 from approvals.signing import authorization_header, canonical_string, sign
@@ -27,6 +29,31 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 5.0, interval: 
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` in threads released at once by a barrier, each with its own DB connection.
+
+    Returns their results in order; an exception a call raised is returned in its place.
+    """
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = calls[index]()
+        except Exception as exc:  # surfaced by the callers' assertions
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
 
 
 @dataclass

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 
 from approvals.models import ApprovalRequest
 from devices.models import WebAuthnCredential
 from tests.approver.conftest import ORIGIN
+from tests.helpers import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 6
@@ -23,22 +22,8 @@ def _postgres_only():
 
 
 def race(call) -> list:
-    barrier = threading.Barrier(THREADS)
-    results: list = [None] * THREADS
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = call(i)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
+    """``call(i)`` for i in range(THREADS), released together."""
+    return run_together([lambda i=i: call(i) for i in range(THREADS)])
 
 
 def test_decision__same_assertion_concurrently__accepted_once(enrolled, relying):

@@ -209,7 +209,7 @@ def test_auth__replay_after_decision__returns_the_decided_transaction(client, cr
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor == "sqlite", reason="needs a database serving concurrent connections")
 def test_auth__identical_signed_request_replayed_concurrently__one_transaction(issued_app, phone):
-    from tests.live.test_races_postgres import run_together
+    from tests.helpers import run_together
 
     date = http_date()
     creds = {"ikey": issued_app.application.integration_key, "skey": issued_app.secret_key}

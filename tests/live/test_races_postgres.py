@@ -6,14 +6,12 @@ releases them together so the requests really overlap on the server side.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from approvals.models import ApprovalRequest
@@ -21,32 +19,10 @@ from audit.models import AuditEvent
 from devices.models import Device, Enrollment
 from devices.services import enrollment_create
 from tests.conftest import make_device
-from tests.helpers import PhoneDevice
+from tests.helpers import PhoneDevice, run_together
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.live]
 THREADS = 8
-
-
-def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run ``calls`` in threads released at once by a barrier; returns their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = calls[index]()
-        except Exception as exc:  # surfaced by the assertions below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 def outcome(response: Any) -> tuple[int, str]:
