@@ -62,17 +62,17 @@ def test_fcm_push__unregistered__token_dropped_audited_and_not_retried(fake_fcm,
 
 
 def test_fcm_push__provider_outage__audited_and_login_still_approvable(fake_fcm, relying, phone, subscriber):
-    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 1.5)  # slow, then down; 502 is not retried
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 4.0)  # slow, then down; 502 is not retried
     Device.objects.filter(pk=phone.device_id).update(fcm_token=DOWN)
 
     started = time.monotonic()
     created = relying.auth("alice", display_text="outage")
     elapsed = time.monotonic() - started
     assert created.status_code == 201, created.json()
-    assert elapsed < 1.0, f"auth waited {elapsed:.2f}s for the push provider"
+    assert elapsed < 2.0, f"auth waited {elapsed:.2f}s for the push provider"
     txid, number = created.json()["txid"], created.json()["number"]
 
-    fake_fcm.recorder.wait_answered(1, path_suffix=":send")
+    fake_fcm.recorder.wait_answered(1, timeout=10, path_suffix=":send")
     (failed,) = AuditEvent.objects.filter(kind="push.failed", approval_id=txid)
     assert failed.device_id == phone.device_id
     assert failed.detail == {"backend": "FcmPushBackend", "error": "UNAVAILABLE"}
@@ -131,7 +131,7 @@ async def test_fcm_push__provider_hangs__websocket_notice_to_other_user_not_held
 ):
     """An FCM outage that makes every send hang must not delay WebSocket notices (or anything else)."""
     settings.MFA_POLICY_PUSH_LIMIT = 0  # alice asks many times here; push-fatigue limits are not under test
-    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 2.0)
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 4.0)
     await Device.objects.filter(pk=phone.device_id).aupdate(fcm_token=DOWN)
     bob = await sync_to_async(subscriber_get_or_create)(tenant=tenant, username="bob")
     bob_phone = await sync_to_async(make_device)(bob, "Bob phone")
@@ -147,7 +147,7 @@ async def test_fcm_push__provider_hangs__websocket_notice_to_other_user_not_held
         message = await ws.receive_json_from(timeout=5)
         waited = time.monotonic() - started
         assert message == {"type": "approval.request", "approval_id": created.json()["txid"]}
-        assert waited < 0.6, f"bob's WebSocket notice waited {waited:.2f}s behind the hanging FCM sends"
+        assert waited < 2.0, f"bob's WebSocket notice waited {waited:.2f}s behind the hanging FCM sends (4 s)"
     finally:
         await ws.disconnect()
         await sync_to_async(fake_fcm.recorder.wait_answered)(HANGING_PUSHES, timeout=15, path_suffix=":send")
