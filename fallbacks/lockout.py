@@ -59,8 +59,9 @@ def failure_record(*, application: Application, subscriber: Subscriber, now: dat
     """
     ratelimit.count_failure(scope=_APP_SCOPE, key=str(application.pk), window_seconds=60)
     with transaction.atomic():
-        SubscriberBackoff.objects.get_or_create(subscriber=subscriber)
-        streak = SubscriberBackoff.objects.select_for_update().get(subscriber=subscriber)
+        # Locked read-or-create in one step: a concurrent right code may delete the row meanwhile
+        # (streak_clear), and a concurrent wrong code may create it.
+        streak, _ = SubscriberBackoff.objects.select_for_update().get_or_create(subscriber=subscriber)
         if streak.last_failure_at and _approved_since(subscriber, streak.last_failure_at):
             streak.failures = 0  # a login succeeded in between (a push, say): the streak was broken
         streak.failures += 1
