@@ -11,7 +11,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
 from cryptography.fernet import Fernet
+from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 PROCFILE = REPO / "deploy" / "Procfile"
@@ -44,6 +46,15 @@ def production_env(*, database_url: str, redis_url: str, http_port: int, ws_port
     return env
 
 
+def ensure_database(database_url: str) -> None:
+    """Create the benchmark's PostgreSQL database when it does not exist yet (a fresh machine has none)."""
+    info = psycopg.conninfo.conninfo_to_dict(database_url)
+    name = info.pop("dbname")
+    with psycopg.connect(**info, dbname="postgres", autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
 @dataclass
 class ServerProcesses:
     """The running Procfile processes; each leads its own process group."""
@@ -52,6 +63,7 @@ class ServerProcesses:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, log_dir: Path) -> None:
+        ensure_database(self.env["DATABASE_URL"])
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"],
             cwd=REPO,
