@@ -32,18 +32,23 @@ class Recorder:
     errors: list[str] = field(default_factory=list)
 
 
-def round_trip(relying: RelyingClient, device: DeviceClient, username: str) -> dict[str, float]:
-    """auth -> device fetches the request -> signed approve -> relying status must be ``allow``."""
-    t0 = time.perf_counter()
+def round_trip(
+    relying: RelyingClient, device: DeviceClient, username: str, *, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, float]:
+    """auth -> device fetches the request -> signed approve -> relying status must be ``allow``.
+
+    Returns each leg's difference of ``clock`` (seconds by default; a CPU clock or a statement counter also do).
+    """
+    t0 = clock()
     # A distinct user agent per login: an identical signed request within the same second is a replay.
     created = relying.auth(username, context={**LOGIN_CONTEXT, "user_agent": f"bench/{time.time_ns()}"})
-    t1 = time.perf_counter()
+    t1 = clock()
     detail = device.show(created["txid"])
-    t2 = time.perf_counter()
+    t2 = clock()
     device.decide(detail["approval_id"], "approve", created["number"])
-    t3 = time.perf_counter()
+    t3 = clock()
     status = relying.status(created["txid"])
-    t4 = time.perf_counter()
+    t4 = clock()
     if status["result"] != "allow":
         raise AssertionError(f"status {status}")
     return {"auth": t1 - t0, "fetch": t2 - t1, "approve": t3 - t2, "status": t4 - t3, "round_trip": t4 - t0}

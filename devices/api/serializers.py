@@ -39,32 +39,22 @@ class DeviceOutputSerializer(serializers.Serializer):
         return bool(getattr(obj, "fcm_token", ""))
 
 
-class ApprovalDetailSerializer(serializers.ModelSerializer):
+class ApprovalDetailSerializer(serializers.Serializer):  # not a ModelSerializer: no introspection per fetch
     """Everything the phone shows before the user decides. The number itself is never sent to the device."""
 
     approval_id = serializers.UUIDField(source="id")
+    status = serializers.ChoiceField(choices=ApprovalRequest.Status.choices)
     application = serializers.CharField(source="application.name")
     tenant = serializers.CharField(source="application.tenant.display_name")
     username = serializers.CharField(source="subscriber.username")
+    ip = serializers.IPAddressField(allow_null=True)
+    hostname = serializers.CharField(max_length=255)
+    user_agent = serializers.CharField(max_length=512)
+    display_text = serializers.CharField(max_length=200)
+    login_type = serializers.CharField(max_length=60)
     number_digits = serializers.SerializerMethodField()
-
-    class Meta:
-        model = ApprovalRequest
-        fields = [
-            "approval_id",
-            "status",
-            "application",
-            "tenant",
-            "username",
-            "ip",
-            "hostname",
-            "user_agent",
-            "display_text",
-            "login_type",
-            "number_digits",
-            "created_at",
-            "expires_at",
-        ]
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
 
     def get_number_digits(self, obj: ApprovalRequest) -> int:
         return len(obj.number)
