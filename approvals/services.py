@@ -39,6 +39,7 @@ from audit.services import audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
+from mfa_server.config_cache import config_changed
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
 from policies.facts import RequestFacts
@@ -102,6 +103,7 @@ def application_rotate_secret(*, application: Application, actor: str) -> str:
     """Replace the secret key; the old one stops working at once. Returns the new secret (shown once)."""
     secret = _new_secret_key()
     Application.objects.filter(pk=application.pk).update(secret_encrypted=encrypt_secret(secret))
+    config_changed()  # a bulk update sends no signal: processes holding the application must reload it
     audit_record(
         kind="application.secret_rotated",
         tenant_id=application.tenant_id,

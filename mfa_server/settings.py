@@ -138,6 +138,10 @@ else:
     # Pushes are sent from the background pool's thread: the stock in-memory layer is not thread-safe.
     CHANNEL_LAYERS = {"default": {"BACKEND": "mfa_server.channel_layers.ThreadSafeInMemoryChannelLayer"}}
 
+# Applications and policies cached in each process, invalidated through Redis on every change
+# (mfa_server/config_cache.py); only with REDIS_URL, since other processes must hear of changes.
+MFA_CONFIG_CACHE = env.bool("MFA_CONFIG_CACHE", default=True)
+
 # --- DRF --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "mfa_server.api.exception_handler",

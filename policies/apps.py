@@ -6,4 +6,8 @@ class PoliciesConfig(AppConfig):
     verbose_name = "Policies"
 
     def ready(self) -> None:
+        from mfa_server.config_cache import watch
         from policies import checks  # noqa: F401  (registers system checks)
+        from policies.models import Policy
+
+        watch(Policy)

@@ -12,6 +12,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from approvals.models import Application, ApprovalRequest
 from devices.models import Device
 from mfa_server.addresses import parse_networks
+from mfa_server.config_cache import cached
 from policies import engine
 from policies.models import DEFAULT_FACTORS, CertAuthority, Policy, cidr_lines
 from tenants.models import Subscriber, Tenant
@@ -125,27 +126,36 @@ def _build(policy: Policy | None, *, source: str, tenant_id: int, timeout: int) 
 def effective_policy(*, application: Application) -> EffectivePolicy:
     """The policy in force for ``application`` (its override, else the tenant default, else built-in).
 
-    One query. Kept in ``application.request_cache`` when the relying API's authentication gave the
-    instance one, so the permission, the policy check and the transaction of one request share it.
+    One query, or none while the process's configuration cache holds it. Kept in
+    ``application.request_cache`` when the relying API's authentication gave the instance one, so the
+    permission, the policy check and the transaction of one request share it.
     """
-    cache = getattr(application, "request_cache", None)
-    if cache is not None and "effective_policy" in cache:
-        return cache["effective_policy"]
+    memo = getattr(application, "request_cache", None)
+    if memo is not None and "effective_policy" in memo:
+        return memo["effective_policy"]
+    result = cached(("effective_policy", application.pk), lambda: _load_effective_policy(application))
+    if memo is not None:
+        memo["effective_policy"] = result
+    return result
+
+
+def _load_effective_policy(application: Application) -> EffectivePolicy:
     rows = Policy.objects.filter(
         Q(application=application) | Q(tenant_id=application.tenant_id, application__isnull=True)
     ).order_by(F("application_id").asc(nulls_last=True))[:1]
     policy = next(iter(rows), None)
     source = "application" if policy is not None and policy.application_id else "tenant"
     timeout = application.approval_timeout_seconds or settings.MFA_APPROVAL_TIMEOUT_SECONDS
-    result = _build(policy, source=source, tenant_id=application.tenant_id, timeout=timeout)
-    if cache is not None:
-        cache["effective_policy"] = result
-    return result
+    return _build(policy, source=source, tenant_id=application.tenant_id, timeout=timeout)
 
 
 def tenant_policy(*, tenant: Tenant | int) -> EffectivePolicy:
     """The tenant default (for the device API and the web client, which are not tied to one application)."""
     tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    return cached(("tenant_policy", tenant_id), lambda: _load_tenant_policy(tenant_id))
+
+
+def _load_tenant_policy(tenant_id: int) -> EffectivePolicy:
     try:  # get(), not first(): one default per tenant (a unique constraint), so no ORDER BY
         policy = Policy.objects.get(tenant_id=tenant_id, application__isnull=True)
     except Policy.DoesNotExist:

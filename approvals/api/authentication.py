@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -15,6 +16,7 @@ from rest_framework.request import Request
 
 from approvals.models import Application
 from approvals.signing import parse_authorization, signature_matches
+from mfa_server.config_cache import cached
 from mfa_server.crypto import decrypt_application_secret
 from mfa_server.errors import SignatureInvalidError, TimestampInvalidError
 
@@ -35,10 +37,10 @@ class SignedRequestAuthentication(BaseAuthentication):
         ikey, signature = parsed
         date = request.META.get("HTTP_X_DUO_DATE") or request.META.get("HTTP_DATE", "")
         self._check_date(date)
-        try:  # get(), not first(): the key is unique, so no ORDER BY to build and run
-            application = Application.objects.select_related("tenant").get(integration_key=ikey, is_active=True)
-        except Application.DoesNotExist:
-            raise SignatureInvalidError() from None
+        shared = cached(("application", ikey), lambda: _active_application(ikey))
+        if shared is None:
+            raise SignatureInvalidError()
+        application = copy.copy(shared)  # this request's own instance: it carries a per-request memo
         body = request._request.body
         query_params = parse_qsl(request.META.get("QUERY_STRING", ""), keep_blank_values=True)
         is_form = request.content_type.split(";")[0].strip() == FORM_CONTENT_TYPE
@@ -78,6 +80,13 @@ class SignedRequestAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="mfa"'
+
+
+def _active_application(integration_key: str) -> Application | None:
+    try:  # get(), not first(): the key is unique, so no ORDER BY to build and run
+        return Application.objects.select_related("tenant").get(integration_key=integration_key, is_active=True)
+    except Application.DoesNotExist:
+        return None
 
 
 class SignedRequestScheme(OpenApiAuthenticationExtension):

@@ -19,7 +19,6 @@ BRAND_FIELDS = ("brand_name", "brand_primary_color", "brand_background_color", "
 def main(argv: list[str]) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.e2e.settings")
     django.setup()
-    from approvals.models import Application
     from approvals.services import application_create
     from devices.services import enrollment_create
     from tenants.models import Tenant
@@ -36,7 +35,8 @@ def main(argv: list[str]) -> int:
         tenant.save()
     issued = application_create(tenant=tenant, name="Webmail")
     if "timeout" in options:
-        Application.objects.filter(pk=issued.application.pk).update(approval_timeout_seconds=int(options["timeout"]))
+        issued.application.approval_timeout_seconds = int(options["timeout"])
+        issued.application.save(update_fields=["approval_timeout_seconds"])
     subscriber = subscriber_get_or_create(tenant=tenant, username="alice")
     enrollment = enrollment_create(subscriber=subscriber, created_by="e2e")
     print(

@@ -12,7 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from approvals import worker
-from approvals.models import Application, ApprovalRequest
+from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from tests.helpers import wait_until
 from tests.integration.conftest import assert_problem, audit_kinds, other_number
@@ -256,7 +256,8 @@ def test_timeout__worker_sweep__times_out_only_the_due(relying, phone, time_mach
 
 
 def test_timeout__per_application_setting(relying, phone, issued_app, time_machine):
-    Application.objects.filter(pk=issued_app.application.pk).update(approval_timeout_seconds=5)
+    issued_app.application.approval_timeout_seconds = 5
+    issued_app.application.save(update_fields=["approval_timeout_seconds"])
     time_machine.move_to(timezone.now(), tick=False)
     txid = relying.auth("alice").json()["txid"]
     time_machine.shift(5)

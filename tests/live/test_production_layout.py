@@ -9,7 +9,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from websockets.sync.client import connect
 
-from approvals.models import Application
 from approvals.relying_client import RelyingClient
 from approvals.webhooks import webhook_signature
 from devices.client import DeviceClient
@@ -26,9 +25,9 @@ def test_procfile__push_over_ws_process__approve_over_http_process__worker_times
     start_procfile, http_recorder, issued_app, phone
 ):
     hook = http_recorder(lambda request: (200, {}, 0))
-    Application.objects.filter(pk=issued_app.application.pk).update(
-        callback_url=f"{hook.url}/hook", approval_timeout_seconds=2
-    )
+    application = issued_app.application
+    application.callback_url, application.approval_timeout_seconds = f"{hook.url}/hook", 2
+    application.save(update_fields=["callback_url", "approval_timeout_seconds"])
     processes = start_procfile(subprocess_env(database_url=live_database_url(), redis=os.environ["REDIS_URL"]))
     http, ws = processes["http"].url, processes["ws"].url
     relying = RelyingClient(http, issued_app.application.integration_key, issued_app.secret_key, timeout=10)

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from approvals.models import Application, ApprovalRequest, WebhookDelivery
+from approvals.models import ApprovalRequest, WebhookDelivery
 from approvals.webhooks import webhook_signature
 from approvals.worker import run_once
 from audit.models import AuditEvent
@@ -31,7 +31,8 @@ def receiver(http_recorder, issued_app):
 
     def start(responder=ok):
         recorder = http_recorder(responder)
-        Application.objects.filter(pk=issued_app.application.pk).update(callback_url=f"{recorder.url}/mfa-hook")
+        issued_app.application.callback_url = f"{recorder.url}/mfa-hook"
+        issued_app.application.save(update_fields=["callback_url"])
         return recorder
 
     return start
