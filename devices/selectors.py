@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from devices.exceptions import DeviceRevokedError
 from devices.models import Device, Enrollment
-from devices.services import device_audit, normalize_activation_code
+from devices.services import device_audit, device_seen, normalize_activation_code
 from mfa_server.crypto import hash_token
 from mfa_server.errors import NotAuthenticatedError
 
@@ -15,7 +15,7 @@ REVOKED_AUDIT_INTERVAL_SECONDS = 60
 
 
 def device_for_token(*, token: str, client_ip: str | None = None) -> Device:
-    """The active device holding this API token.
+    """The active device holding this API token (or session cookie), now marked as seen.
 
     Raises ``NotAuthenticatedError`` for an unknown token and ``DeviceRevokedError`` for a revoked one,
     audited at most once a minute per device so a stale token cannot flood the audit chain.
@@ -28,6 +28,7 @@ def device_for_token(*, token: str, client_ip: str | None = None) -> Device:
         if cache.add(f"audit:device-revoked-refused:{device.pk}", 1, timeout=REVOKED_AUDIT_INTERVAL_SECONDS):
             device_audit(device, "device.revoked_refused", actor=f"device:{device.pk}", ip=client_ip)
         raise DeviceRevokedError()
+    device_seen(device)
     return device
 
 

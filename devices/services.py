@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -31,15 +32,22 @@ ACTIVATION_CODE_LENGTH = 20  # 100 bits
 
 
 def device_audit(
-    device: Device, kind: str, *, actor: str = "", ip: str | None = None, detail: dict[str, Any] | None = None
+    device: Device,
+    kind: str,
+    *,
+    actor: str = "",
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+    approval_id: UUID | None = None,
 ) -> None:
-    """Audit an event about one device, filed under its subscriber and tenant."""
+    """Audit an event about one device (and the approval it acted on), filed under its subscriber and tenant."""
     audit_record(
         kind=kind,
         tenant_id=device.subscriber.tenant_id,
         actor=actor,
         subscriber_id=device.subscriber_id,
         device_id=device.pk,
+        approval_id=approval_id,
         ip=ip,
         detail=detail,
     )
@@ -303,6 +311,17 @@ def _device_create_from_enrollment(
         },
     )
     return device
+
+
+LAST_SEEN_RESOLUTION_SECONDS = 60
+
+
+def device_seen(device: Device) -> None:
+    """Record that the device used its session, at most one write a minute per device."""
+    now = timezone.now()
+    if device.last_seen_at is None or (now - device.last_seen_at).total_seconds() > LAST_SEEN_RESOLUTION_SECONDS:
+        Device.objects.filter(pk=device.pk).update(last_seen_at=now)
+        device.last_seen_at = now
 
 
 def device_revoke(*, device: Device, actor: str) -> bool:

@@ -3,9 +3,9 @@ download chains. Everything is tenant-scoped; private keys are never displayed."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -17,7 +17,7 @@ from mfa_server.errors import DomainError
 from pki import services
 from pki.forms import CaCreateForm, CaImportForm, IssueFromCsrForm, IssuePkcs12Form, RevokeActionForm
 from pki.models import CertificateAuthority, IssuedCertificate
-from pki.selectors import ca_chain
+from pki.selectors import cas_chain_pem
 from tenants.models import Tenant
 
 
@@ -27,17 +27,9 @@ def _tenants_for(request: HttpRequest) -> QuerySet[Tenant]:
     return Tenant.objects.filter(memberships__user=request.user).distinct()
 
 
-def chain_download(cas: list[CertificateAuthority], filename: str) -> HttpResponse:
+def chain_download(cas: Iterable[CertificateAuthority], filename: str) -> HttpResponse:
     """A PEM bundle of the CAs' chains, each certificate once (for nginx ``ssl_client_certificate``)."""
-    seen: set[bytes] = set()
-    parts: list[bytes] = []
-    for ca in cas:
-        for cert in ca_chain(ca=ca):
-            pem = cert.public_bytes(serialization.Encoding.PEM)
-            if pem not in seen:
-                seen.add(pem)
-                parts.append(pem)
-    response = HttpResponse(b"".join(parts), content_type="application/x-pem-file")
+    response = HttpResponse(cas_chain_pem(cas), content_type="application/x-pem-file")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -107,6 +99,8 @@ class CertificateAuthorityAdmin(TenantScopedAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """ "Add" creates a root + issuing CA pair for a tenant."""
+        if not self.has_add_permission(request):  # a custom add view: Django's own check is not reached
+            return HttpResponse(status=403)
         form = CaCreateForm(request.POST or None, tenants=_tenants_for(request))
         if request.method == "POST" and form.is_valid():
             root, issuing = services.ca_create_hierarchy(
@@ -149,7 +143,7 @@ class CertificateAuthorityAdmin(TenantScopedAdmin):
     def download_chain(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> HttpResponse:
         return chain_download(list(queryset.order_by("pk")), "ca-chain.pem")
 
-    @admin.action(description="Publish a fresh CRL now")
+    @admin.action(description="Publish a fresh CRL now", permissions=["add"])
     def publish_crl(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> None:
         for ca in queryset:
             services.crl_publish(ca=ca)
@@ -197,6 +191,8 @@ class IssuedCertificateAdmin(TenantScopedAdmin):
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
         """ "Add" issues a certificate from a CSR pasted by the admin."""
+        if not self.has_add_permission(request):  # a custom add view: Django's own check is not reached
+            return HttpResponse(status=403)
         form = IssueFromCsrForm(request.POST or None, tenants=_tenants_for(request))
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -257,7 +253,7 @@ class IssuedCertificateAdmin(TenantScopedAdmin):
             request, title="Issue a certificate as a PKCS#12 bundle", form=form, submit_label="Issue", intro=intro
         )
 
-    @admin.action(description="Revoke (with the reason chosen above)")
+    @admin.action(description="Revoke (with the reason chosen above)", permissions=["add"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[IssuedCertificate]) -> None:
         reason = request.POST.get("reason") or IssuedCertificate.Reason.UNSPECIFIED
         done, skipped = 0, 0
@@ -269,7 +265,7 @@ class IssuedCertificateAdmin(TenantScopedAdmin):
                 skipped += 1
         self.message_user(request, f"Revoked {done}; {skipped} already revoked.", messages.SUCCESS)
 
-    @admin.action(description="Renew (same key, new serial, current issuing CA)")
+    @admin.action(description="Renew (same key, new serial, current issuing CA)", permissions=["add"])
     def renew(self, request: HttpRequest, queryset: QuerySet[IssuedCertificate]) -> None:
         renewed, failed = [], []
         for certificate in queryset:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,8 +17,6 @@ from pki.builders import cert_pem, load_cert, serial_hex
 from pki.exceptions import CaExpiredError, CaNotFoundError
 from pki.models import CertificateAuthority, IssuedCertificate
 from tenants.models import Tenant
-
-_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
 
 def ca_issuing_for_tenant(*, tenant: Tenant) -> CertificateAuthority:
@@ -37,12 +35,6 @@ def ca_issuing_for_tenant(*, tenant: Tenant) -> CertificateAuthority:
     raise CaNotFoundError()
 
 
-def parse_pem_bundle(data: str | bytes) -> list[x509.Certificate]:
-    """Every certificate in a PEM bundle, in order (text between blocks is ignored)."""
-    raw = data.encode() if isinstance(data, str) else data
-    return [x509.load_pem_x509_certificate(block) for block in _PEM_BLOCK.findall(raw)]
-
-
 def ca_chain(*, ca: CertificateAuthority) -> list[x509.Certificate]:
     """The CA's certificate followed by its issuers up to the root (imported chains included)."""
     chain: list[x509.Certificate] = []
@@ -50,7 +42,7 @@ def ca_chain(*, ca: CertificateAuthority) -> list[x509.Certificate]:
     while node is not None:
         chain.append(load_cert(node.certificate_pem))
         if node.issuer_chain_pem:
-            chain.extend(parse_pem_bundle(node.issuer_chain_pem))
+            chain.extend(x509.load_pem_x509_certificates(node.issuer_chain_pem.encode()))
         node = node.parent
     return chain
 
@@ -62,9 +54,14 @@ def ca_chain_pem(*, ca: CertificateAuthority) -> str:
 
 def tenant_chain_pem(*, tenant: Tenant) -> str:
     """Every CA certificate of a tenant, each once: what nginx should trust for the tenant's clients."""
+    return cas_chain_pem(CertificateAuthority.objects.filter(tenant=tenant).order_by("pk"))
+
+
+def cas_chain_pem(cas: Iterable[CertificateAuthority]) -> str:
+    """The chains of ``cas`` as one PEM bundle, each certificate once, in order of first appearance."""
     seen: set[bytes] = set()
     parts: list[str] = []
-    for ca in CertificateAuthority.objects.filter(tenant=tenant).order_by("pk"):
+    for ca in cas:
         for cert in ca_chain(ca=ca):
             der = cert.public_bytes(serialization.Encoding.DER)
             if der not in seen:
@@ -111,7 +108,7 @@ class CertificateStatus:
 
 
 def certificate_status(
-    certificate: x509.Certificate | str | bytes, *, tenant: Tenant, at: datetime | None = None
+    certificate: x509.Certificate | str | bytes, *, tenant: Tenant | int, at: datetime | None = None
 ) -> CertificateStatus:
     """Is a presented client certificate good for ``tenant`` right now?
 
@@ -122,7 +119,7 @@ def certificate_status(
     Args:
         certificate: an ``x509.Certificate``, or PEM/DER bytes or text (e.g. nginx's ``$ssl_client_cert``,
             URL-decoded).
-        tenant: the tenant whose CAs must have issued it.
+        tenant: the tenant (or its id) whose CAs must have issued it.
         at: optional ``datetime`` to evaluate at (defaults to now).
 
     Returns:
@@ -137,7 +134,7 @@ def certificate_status(
         except ValueError:
             return CertificateStatus(False, "unparseable", None)
     issued = (
-        IssuedCertificate.objects.select_related("ca", "subscriber", "device")
+        IssuedCertificate.objects.select_related("ca__parent", "subscriber", "device")
         .filter(tenant=tenant, serial=serial_hex(certificate.serial_number))
         .first()
     )

@@ -25,7 +25,7 @@ from policies.exceptions import PolicyDeniedError, PushRateLimitedError
 from policies.facts import RequestFacts
 from policies.models import CertAuthority, Policy
 from policies.selectors import ActiveDevice, CertificateTrust, EffectivePolicy, effective_policy, subscriber_facts
-from tenants.models import Subscriber, Tenant
+from tenants.models import Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _builtin_check(pem: str, tenant_id: int, now: datetime) -> engine.Certificat
         from pki.selectors import certificate_status
     except ImportError:  # the pki app is not installed in this deployment
         return engine.CertificateFacts(False, "ca_not_configured")
-    status = certificate_status(decode_forwarded_pem(pem), tenant=Tenant.objects.get(pk=tenant_id), at=now)
+    status = certificate_status(decode_forwarded_pem(pem), tenant=tenant_id, at=now)
     holder = status.holder
     username = holder.subscriber.username if holder is not None and holder.subscriber is not None else ""
     device_id = holder.device_id if holder is not None else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
@@ -26,10 +25,7 @@ class DeviceTokenAuthentication(BaseAuthentication):
         token = token_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
         if not token:
             raise NotAuthenticatedError()
-        device = device_for_token(token=token, client_ip=client_ip(request))
-        if device.last_seen_at is None or (timezone.now() - device.last_seen_at).total_seconds() > 60:
-            type(device).objects.filter(pk=device.pk).update(last_seen_at=timezone.now())
-        return device, token
+        return device_for_token(token=token, client_ip=client_ip(request)), token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Device realm="mfa"'

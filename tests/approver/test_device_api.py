@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from approvals.models import ApprovalRequest
@@ -17,6 +19,18 @@ SUBSCRIPTION = {
 
 def device_of(browser) -> Device:
     return Device.objects.get(pk=browser.call("GET", "me").json()["device_id"])
+
+
+def test_session_used__last_seen_moves_on_at_most_once_a_minute(enrolled):
+    device = device_of(enrolled)
+    an_hour_ago = device.last_seen_at - timedelta(hours=1)
+    Device.objects.filter(pk=device.pk).update(last_seen_at=an_hour_ago)
+
+    enrolled.call("GET", "me")
+    seen = Device.objects.get(pk=device.pk).last_seen_at
+    assert seen > an_hour_ago + timedelta(minutes=59)
+    enrolled.call("GET", "me")
+    assert Device.objects.get(pk=device.pk).last_seen_at == seen  # within the minute: no new write
 
 
 def test_rename__new_name_stored_and_audited(enrolled):

@@ -96,13 +96,30 @@ def test_admin_actions__revoke_with_reason_renew_and_chain(admin_client, issued)
     issued.refresh_from_db()
     assert (issued.status, issued.revocation_reason) == ("revoked", "affiliation_changed")
 
-    admin_client.post(url, {"action": "renew", "_selected_action": [issued.pk]})
+    renew = admin_client.post(url, {"action": "renew", "_selected_action": [issued.pk]}, follow=True)
+    assert any(str(m).startswith("Not renewed:") for m in renew.context["messages"])
     assert IssuedCertificate.objects.count() == 1  # revoked certificates are not renewed
 
     chain = admin_client.post(url, {"action": "download_chain", "_selected_action": [issued.pk]})
     assert chain.status_code == 200
     assert chain["Content-Type"] == "application/x-pem-file"
     assert chain.content.count(b"BEGIN CERTIFICATE") == 2
+
+
+def test_admin_view_only_staff__cannot_create_issue_or_revoke(client, tenant, subscriber, issued):
+    user = get_user_model().objects.create_user("auditor", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="pki", codename__startswith="view_"))
+    client.force_login(user)
+    assert client.get("/admin/pki/issuedcertificate/").status_code == 200  # may look
+
+    create = client.post("/admin/pki/certificateauthority/add/", {"tenant": tenant.pk, "algorithm": "ec-p256"})
+    issue = client.post("/admin/pki/issuedcertificate/add/", {"tenant": tenant.pk, "subscriber": subscriber.pk})
+    client.post("/admin/pki/issuedcertificate/", {"action": "revoke", "_selected_action": [issued.pk]})
+
+    assert (create.status_code, issue.status_code) == (403, 403)
+    assert CertificateAuthority.objects.count() == 2  # the fixture's root and issuing CA only
+    issued.refresh_from_db()
+    assert issued.status == "valid"
 
 
 def test_admin_scoping__tenant_admin_sees_only_own_tenant(client, issued):
