@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from approvals.models import Application, ApprovalRequest, WebhookDelivery
 from approvals.services import application_create, application_rotate_secret
 from mfa_server.admin_tools import ReadOnlyAdmin, TenantScopedAdmin, admin_actor, shown_once_response
-from mfa_server.config_cache import config_changed
 
 
 class ApplicationForm(forms.ModelForm):
@@ -37,12 +36,13 @@ class ApplicationAdmin(TenantScopedAdmin):
             super().save_model(request, obj, form, change)
             return
         issued = application_create(
-            tenant=obj.tenant, name=obj.name, callback_url=obj.callback_url, actor=admin_actor(request)
+            tenant=obj.tenant,
+            name=obj.name,
+            callback_url=obj.callback_url,
+            approval_timeout_seconds=obj.approval_timeout_seconds,
+            is_active=obj.is_active,
+            actor=admin_actor(request),
         )
-        Application.objects.filter(pk=issued.application.pk).update(
-            approval_timeout_seconds=obj.approval_timeout_seconds, is_active=obj.is_active
-        )
-        config_changed()  # a bulk update sends no signal
         obj.pk, obj.integration_key = issued.application.pk, issued.application.integration_key
         request._issued_secret = issued.secret_key  # type: ignore[attr-defined]  # shown by response_add
 

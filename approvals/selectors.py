@@ -51,7 +51,7 @@ def preauth(*, application: Application, username: str, facts: RequestFacts | No
         return PreauthResult(result="enroll", reason="unknown_user")
     if subscriber.status == Subscriber.Status.BYPASS:
         return PreauthResult(result="allow", reason="bypass")
-    if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
+    if subscriber.is_blocked:
         return PreauthResult(result="deny", reason=subscriber.status)
     active = list(Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).order_by("pk"))
     if not active:
@@ -88,8 +88,8 @@ def approval_request_wait(*, approval: ApprovalRequest, max_wait_seconds: float)
 
 
 def _expire_if_due(approval: ApprovalRequest) -> ApprovalRequest:
-    if approval.is_pending and approval.expires_at <= timezone.now():
-        approval_request_expire(approval=approval)
+    # A successful expiry updates ``approval`` itself; reload only when someone else decided it first.
+    if approval.is_pending and approval.expires_at <= timezone.now() and not approval_request_expire(approval=approval):
         approval.refresh_from_db()
     return approval
 

@@ -39,7 +39,7 @@ from audit.services import audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
-from mfa_server.config_cache import config_changed
+from devices.services import device_audit
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
 from policies.facts import RequestFacts
@@ -83,7 +83,15 @@ def _new_secret_key() -> str:
     return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
 
 
-def application_create(*, tenant: Tenant, name: str, callback_url: str = "", actor: str = "") -> IssuedApplication:
+def application_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    callback_url: str = "",
+    approval_timeout_seconds: int | None = None,
+    is_active: bool = True,
+    actor: str = "",
+) -> IssuedApplication:
     """Create a relying service with Duo-shaped credentials; the secret is returned once and stored encrypted."""
     secret = _new_secret_key()
     integration_key = "DI" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(18))
@@ -93,7 +101,8 @@ def application_create(*, tenant: Tenant, name: str, callback_url: str = "", act
         integration_key=integration_key,
         secret_encrypted=encrypt_secret(secret),
         callback_url=callback_url,
-        approval_timeout_seconds=settings.MFA_APPROVAL_TIMEOUT_SECONDS,
+        approval_timeout_seconds=approval_timeout_seconds or settings.MFA_APPROVAL_TIMEOUT_SECONDS,
+        is_active=is_active,
     )
     audit_record(kind="application.created", tenant_id=tenant.pk, actor=actor, detail={"ikey": integration_key})
     return IssuedApplication(application=application, secret_key=secret)
@@ -102,8 +111,8 @@ def application_create(*, tenant: Tenant, name: str, callback_url: str = "", act
 def application_rotate_secret(*, application: Application, actor: str) -> str:
     """Replace the secret key; the old one stops working at once. Returns the new secret (shown once)."""
     secret = _new_secret_key()
-    Application.objects.filter(pk=application.pk).update(secret_encrypted=encrypt_secret(secret))
-    config_changed()  # a bulk update sends no signal: processes holding the application must reload it
+    application.secret_encrypted = encrypt_secret(secret)
+    application.save(update_fields=["secret_encrypted"])  # the save signal makes every worker reload it
     audit_record(
         kind="application.secret_rotated",
         tenant_id=application.tenant_id,
@@ -125,7 +134,7 @@ def _may_log_in(subscriber: Subscriber | None) -> Subscriber:
     """``subscriber`` unless unknown (``SubscriberUnknownError``), disabled or locked (``SubscriberDeniedError``)."""
     if subscriber is None:
         raise SubscriberUnknownError()
-    if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
+    if subscriber.is_blocked:
         raise SubscriberDeniedError(reason=subscriber.status)
     return subscriber
 
@@ -257,7 +266,7 @@ def approval_request_decide(
     )
 
 
-def _proof_consume(digest: str) -> bool:
+def proof_consume(digest: str) -> bool:
     """Record a device proof as used; False when it already was. Never aborts the surrounding transaction."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -331,12 +340,10 @@ def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, cli
         )
     except ApprovalRequest.DoesNotExist:
         # Another subscriber's (or no) transaction: audited in the device's tenant, never linked to that id.
-        audit_record(
-            kind="approval.decision_refused",
-            tenant_id=device.subscriber.tenant_id,
+        device_audit(
+            device,
+            "approval.decision_refused",
             actor=f"device:{device.pk}",
-            subscriber_id=device.subscriber_id,
-            device_id=device.pk,
             ip=client_ip,
             detail={"reason": "approval_not_found", "decision": decision, "approval": str(approval_id)},
         )
@@ -351,12 +358,10 @@ def _decision_refuser(
     """``refuse(error, reason)`` audits a refused decision and returns the error to raise."""
 
     def refuse(error: Exception, reason: str) -> Exception:
-        audit_record(
-            kind="approval.decision_refused",
-            tenant_id=approval.application.tenant_id,
+        device_audit(
+            device,
+            "approval.decision_refused",
             actor=f"device:{device.pk}",
-            subscriber_id=device.subscriber_id,
-            device_id=device.pk,
             approval_id=approval.pk,
             ip=client_ip,
             detail={"reason": reason, "decision": decision},
@@ -377,59 +382,37 @@ def _decision_apply(
     refuse: Callable[[Exception, str], Exception],
     proof_digest: str | None = None,
 ) -> ApprovalRequest:
-    """After the proof checked out: number matching, the one transition, audit and lockout counting.
+    """After the proof checked out: number matching, the one transition, its audit record and lockout counting.
 
     One transaction, committed on refusals too; a ``proof_digest`` is consumed first (``ProofReusedError``).
     """
-    with _atomic_keeping_refusals():
-        if proof_digest is not None and not _proof_consume(proof_digest):
-            raise refuse(ProofReusedError(), "proof_reused")
-        return _decision_record(
-            approval=approval,
-            device=device,
-            decision=decision,
-            number=number,
-            now=now,
-            client_ip=client_ip,
-            refuse=refuse,
-        )
-
-
-def _decision_record(
-    *,
-    approval: ApprovalRequest,
-    device: Device,
-    decision: str,
-    number: str,
-    now: datetime,
-    client_ip: str | None,
-    refuse: Callable[[Exception, str], Exception],
-) -> ApprovalRequest:
-    """Number matching, the one transition, its audit record and lockout counting."""
     new_status, reason = DECISION_STATUS[decision], f"user_{decision}"
     number_ok = not approval.number or (bool(number) and tokens_equal(number, approval.number))
     if decision == "approve" and not number_ok:
         new_status, reason = Status.DENIED, "number_mismatch"
-    decided = approval_request_transition(approval=approval, status=new_status, reason=reason, device=device, now=now)
-    if decided is None:
-        current = ApprovalRequest.objects.get(pk=approval.pk)
-        if current.status == Status.TIMEOUT:
-            raise refuse(ApprovalExpiredError(), "approval_expired")
-        raise refuse(ApprovalAlreadyDecidedError(status=current.status), "approval_already_decided")
-    audit_record(
-        kind=f"approval.{decided.status}",
-        tenant_id=approval.application.tenant_id,
-        actor=f"device:{device.pk}",
-        subscriber_id=device.subscriber_id,
-        device_id=device.pk,
-        approval_id=approval.pk,
-        ip=client_ip,
-        detail={"reason": reason},
-    )
-    _count_outcome(subscriber=approval.subscriber, status=decided.status, reason=reason)
-    if reason == "number_mismatch":
-        raise NumberMismatchError()
-    return decided
+    with _atomic_keeping_refusals():
+        if proof_digest is not None and not proof_consume(proof_digest):
+            raise refuse(ProofReusedError(), "proof_reused")
+        decided = approval_request_transition(
+            approval=approval, status=new_status, reason=reason, device=device, now=now
+        )
+        if decided is None:
+            current = ApprovalRequest.objects.get(pk=approval.pk)
+            if current.status == Status.TIMEOUT:
+                raise refuse(ApprovalExpiredError(), "approval_expired")
+            raise refuse(ApprovalAlreadyDecidedError(status=current.status), "approval_already_decided")
+        device_audit(
+            device,
+            f"approval.{decided.status}",
+            actor=f"device:{device.pk}",
+            approval_id=approval.pk,
+            ip=client_ip,
+            detail={"reason": reason},
+        )
+        _count_outcome(subscriber=approval.subscriber, status=decided.status, reason=reason)
+        if reason == "number_mismatch":
+            raise NumberMismatchError()
+        return decided
 
 
 def approval_request_transition(
@@ -486,11 +469,11 @@ def approval_request_cancel(*, application: Application, approval_id: UUID) -> A
 
     Raises ``ApprovalNotFoundError`` and ``ApprovalAlreadyDecidedError``.
     """
-    approval = (
-        ApprovalRequest.objects.filter(pk=approval_id, application=application).select_related("application").first()
-    )
-    if approval is None:
-        raise ApprovalNotFoundError()
+    try:
+        approval = ApprovalRequest.objects.get(pk=approval_id, application=application)
+    except ApprovalRequest.DoesNotExist:
+        raise ApprovalNotFoundError() from None
+    approval.application = application  # already loaded (and authenticated): no join
     if approval_request_transition(
         approval=approval, status=Status.CANCELLED, reason="cancelled_by_service", now=timezone.now()
     ):

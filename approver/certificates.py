@@ -27,10 +27,9 @@ from devices.services import device_audit
 from mfa_server.errors import DomainError
 from mfa_server.net import client_ip
 from pki.exceptions import P12PasswordTooShortError, SubscriberInactiveError
-from pki.models import IssuedCertificate
+from pki.models import CertificateAuthority, IssuedCertificate
 from pki.selectors import ca_issuing_for_tenant
 from pki.services import IssuedBundle, certificate_issue_pkcs12
-from tenants.models import Subscriber
 
 ACTION = "cert"  # the ``decision`` a MANAGE challenge is bound to (max 10 characters)
 
@@ -40,12 +39,12 @@ def _refused(device: Device, *, reason: str, ip: str | None) -> None:
     device_audit(device, "pki.certificate_refused", actor=f"device:{device.pk}", ip=ip, detail=detail)
 
 
-def _check_can_issue(device: Device) -> None:
-    """The subscriber is active and the tenant has a usable issuing CA (``ca_not_found`` / ``ca_expired``)."""
+def _issuing_ca(device: Device) -> CertificateAuthority:
+    """The tenant's usable issuing CA, for an active subscriber (``ca_not_found`` / ``ca_expired``)."""
     subscriber = device.subscriber
-    if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
+    if subscriber.is_blocked:
         raise SubscriberInactiveError()
-    ca_issuing_for_tenant(tenant=subscriber.tenant)
+    return ca_issuing_for_tenant(tenant=subscriber.tenant)
 
 
 def web_certificate_options(*, device: Device, client_ip: str | None = None) -> dict[str, Any]:
@@ -55,7 +54,7 @@ def web_certificate_options(*, device: Device, client_ip: str | None = None) -> 
     ``SubscriberInactiveError`` or ``NotWebAuthnDeviceError``.
     """
     try:
-        _check_can_issue(device)
+        _issuing_ca(device)
         return credentials.assertion_options(
             device=device, approval_id=None, decision=ACTION, purpose=credentials.Purpose.MANAGE
         )
@@ -84,8 +83,8 @@ def web_certificate_issue(
         credentials.assertion_verify(
             device=device, credential=credential, approval_id=None, decision=ACTION, purpose=credentials.Purpose.MANAGE
         )
-        _check_can_issue(device)
         return certificate_issue_pkcs12(
+            ca=_issuing_ca(device),
             tenant=subscriber.tenant,
             subscriber=subscriber,
             device=device,

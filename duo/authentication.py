@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rest_framework.request import Request
 
-from approvals.api.authentication import SignedRequestAuthentication
+from approvals.api.authentication import SignedRequestAuthentication, active_application
 from approvals.models import Application
 from approvals.signing import parse_authorization
 from duo.exceptions import DuoCredentialsMissingError, DuoIntegrationKeyInvalidError
@@ -24,7 +24,7 @@ class DuoSignedRequestAuthentication(SignedRequestAuthentication):
         parsed = parse_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
         if parsed is None:
             raise DuoCredentialsMissingError()
-        if not Application.objects.filter(integration_key=parsed[0], is_active=True).exists():
+        if active_application(parsed[0]) is None:  # the lookup the signature check then repeats from cache
             raise DuoIntegrationKeyInvalidError()
         return super().authenticate(request)
 

@@ -26,6 +26,10 @@ def device_pk_from(identifier: str) -> int | None:
     return _pk_from(identifier, "DP")
 
 
+def subscriber_pk_from(identifier: str) -> int | None:
+    return _pk_from(identifier, "DU")
+
+
 def username_for(*, application: Application, username: str | None, user_id: str | None) -> str:
     """The username a request names, by ``username`` or by Duo ``user_id`` (scoped to the application's tenant).
 
@@ -33,7 +37,7 @@ def username_for(*, application: Application, username: str | None, user_id: str
     """
     if username is not None:
         return username
-    pk = _pk_from(user_id or "", "DU")
+    pk = subscriber_pk_from(user_id or "")
     subscriber = Subscriber.objects.filter(pk=pk, tenant_id=application.tenant_id).first() if pk else None
     if subscriber is None:
         raise DuoInvalidParameterError(detail="user_id")

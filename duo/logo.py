@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 
-_HEX_COLOR = re.compile(r"^#([0-9a-fA-F]{6})$")
+from tenants.branding import hex_color
+
 SIZE = 64
 
 
@@ -16,10 +16,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def brand_logo_png(color: str) -> bytes | None:
     """An opaque ``SIZE``×``SIZE`` RGB PNG filled with ``#rrggbb``; None for a malformed colour."""
-    match = _HEX_COLOR.match(color or "")
-    if match is None:
+    if not hex_color.regex.match(color or ""):
         return None
-    pixel = bytes.fromhex(match.group(1))
+    pixel = bytes.fromhex(color[1:])
     rows = b"".join(b"\x00" + pixel * SIZE for _ in range(SIZE))  # filter type 0 per scanline
     header = struct.pack(">IIBBBBB", SIZE, SIZE, 8, 2, 0, 0, 0)  # 8-bit truecolour
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows)) + _chunk(b"IEND", b"")

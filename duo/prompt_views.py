@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -28,10 +27,9 @@ from mfa_server.crypto import random_token
 from mfa_server.errors import DomainError
 from mfa_server.net import client_ip
 from policies.facts import request_facts
+from tenants.branding import DEFAULT_PRIMARY, hex_color
 
 COOKIE = "mfa_prompt"
-_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-DEFAULT_BRAND_COLOR = "#1d4ed8"
 
 
 class OidcApi(APIView):
@@ -93,11 +91,11 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], *, statu
     """Render with a strict CSP: no script at all, styles only from the nonce'd block, forms post to us."""
     nonce = secrets.token_urlsafe(16)
     tenant = context.get("tenant")
-    color = getattr(tenant, "brand_primary_color", "") or DEFAULT_BRAND_COLOR
+    color = getattr(tenant, "brand_primary_color", "") or DEFAULT_PRIMARY
     context = {
         **context,
         "csp_nonce": nonce,
-        "brand_color": color if _HEX_COLOR.match(color) else DEFAULT_BRAND_COLOR,
+        "brand_color": color if hex_color.regex.match(color) else DEFAULT_PRIMARY,
         "brand_name": tenant.display_name if tenant else "Sign in",
     }
     response = render(request, template, context, status=status)

@@ -9,7 +9,7 @@ from approvals.models import Application, ApprovalRequest
 from approvals.services import relying_result
 from devices.models import Enrollment
 from devices.services import normalize_activation_code
-from duo.identifiers import duo_device_id
+from duo.identifiers import duo_device_id, subscriber_pk_from
 from mfa_server.crypto import hash_token
 from policies.facts import RequestFacts
 
@@ -73,12 +73,12 @@ def duo_preauth(*, application: Application, username: str, facts: RequestFacts)
 
 def duo_enroll_status(*, application: Application, user_id: str, activation_code: str) -> str:
     """``success`` once the code activated a device, ``waiting`` while usable, else ``invalid``."""
-    digits = user_id[2:]
-    if not user_id.startswith("DU") or not digits.isdigit():
+    subscriber_pk = subscriber_pk_from(user_id)
+    if subscriber_pk is None:
         return "invalid"
     enrollment = Enrollment.objects.filter(
         code_hash=hash_token(normalize_activation_code(activation_code)),
-        subscriber_id=int(digits),
+        subscriber_id=subscriber_pk,
         subscriber__tenant_id=application.tenant_id,
     ).first()
     if enrollment is None:

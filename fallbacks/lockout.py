@@ -24,15 +24,21 @@ from tenants.models import Subscriber
 _APP_SCOPE = "fallback-code"
 
 
+def require_not_blocked(*, subscriber_id: int) -> None:
+    """``SubscriberDeniedError`` when the subscriber is locked or disabled now (read fresh: it may have
+    changed since the login started)."""
+    status = Subscriber.objects.filter(pk=subscriber_id).values_list("status", flat=True).first()
+    if status in Subscriber.BLOCKED_STATUSES:
+        raise SubscriberDeniedError(reason=status)
+
+
 def attempt_guard(*, application: Application, subscriber: Subscriber, now: datetime) -> None:
     """Refuse a code attempt before looking at the code: locked subscriber, back-off, or app-wide spray.
 
     Raises ``SubscriberDeniedError`` (locked / disabled), ``FallbackBackoffError`` (wait ``retry_after``
     seconds), ``RateLimitedError`` (too many wrong codes through this application this minute).
     """
-    status = Subscriber.objects.filter(pk=subscriber.pk).values_list("status", flat=True).first()
-    if status in (Subscriber.Status.LOCKED, Subscriber.Status.DISABLED):
-        raise SubscriberDeniedError(reason=status)
+    require_not_blocked(subscriber_id=subscriber.pk)
     next_at = SubscriberBackoff.objects.filter(subscriber=subscriber).values_list("next_attempt_at", flat=True).first()
     if next_at and next_at > now:
         raise FallbackBackoffError(retry_after=max(int((next_at - now).total_seconds() + 0.999), 1))

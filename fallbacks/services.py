@@ -22,7 +22,6 @@ from django.utils import timezone
 from approvals.exceptions import (
     ApprovalAlreadyDecidedError,
     ApprovalExpiredError,
-    SubscriberDeniedError,
     SubscriberUnknownError,
 )
 from approvals.models import Application, ApprovalRequest
@@ -46,7 +45,7 @@ from fallbacks.exceptions import (
 from fallbacks.models import BypassCode, DeviceTotp, OneTimeCode, PhoneNumber, SmsSend, UsedTotpStep
 from fallbacks.sms import get_sms_backend
 from fallbacks.sms.base import SmsMessage, SmsProviderError
-from mfa_server.crypto import decrypt_secret, encrypt_secret, hash_token
+from mfa_server.crypto import decrypt_secret, encrypt_secret
 from policies.engine import Phase
 from policies.facts import RequestFacts
 from policies.selectors import effective_policy
@@ -92,13 +91,6 @@ def _require_pending(approval: ApprovalRequest, now: datetime) -> None:
         raise ApprovalExpiredError()
     if not approval.is_pending:
         raise ApprovalAlreadyDecidedError(status=approval.status)
-
-
-def _require_subscriber_may_log_in(approval: ApprovalRequest) -> None:
-    """No new code (and no SMS bill) for a subscriber who was locked or disabled after the push started."""
-    status = Subscriber.objects.filter(pk=approval.subscriber_id).values_list("status", flat=True).first()
-    if status in (Subscriber.Status.LOCKED, Subscriber.Status.DISABLED):
-        raise SubscriberDeniedError(reason=status)
 
 
 @dataclass(frozen=True)
@@ -402,7 +394,7 @@ def session_code_send(
     factor_require_allowed(application=application, factor=Factor.SESSION_CODE)
     now = timezone.now()
     _require_pending(approval, now)
-    _require_subscriber_may_log_in(approval)
+    lockout.require_not_blocked(subscriber_id=approval.subscriber_id)  # no new code (or SMS bill) once locked
     if not Device.objects.filter(subscriber_id=approval.subscriber_id, status=Device.Status.ACTIVE).exists():
         raise FactorUnavailableError(factor=Factor.SESSION_CODE)
     with transaction.atomic():
@@ -430,12 +422,12 @@ def sms_send(*, application: Application, approval: ApprovalRequest, client_ip: 
     factor_require_allowed(application=application, factor=Factor.SMS)
     now = timezone.now()
     _require_pending(approval, now)
-    _require_subscriber_may_log_in(approval)
+    lockout.require_not_blocked(subscriber_id=approval.subscriber_id)  # no new code (or SMS bill) once locked
     subscriber = approval.subscriber
     phone = PhoneNumber.objects.filter(subscriber=subscriber).first()
     if phone is None:
         raise FactorUnavailableError(factor=Factor.SMS)
-    destination_hash = hash_token(f"sms-destination\n{phone.e164}")
+    destination_hash = sms_limits.destination_hash(phone)
     try:
         sms_limits.destination_check(sms_limits.ParsedNumber(e164=phone.e164, region=phone.region))
         with transaction.atomic():
@@ -543,7 +535,7 @@ def code_start(
         sms_limits.limits_check(
             tenant_id=subscriber.tenant_id,
             subscriber_id=subscriber.pk,
-            destination_hash=hash_token(f"sms-destination\n{phone.e164}"),
+            destination_hash=sms_limits.destination_hash(phone),
             now=now,
         )
     elif not Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).exists():

@@ -17,6 +17,7 @@ from fallbacks.exceptions import (
     SmsTenantCapError,
 )
 from fallbacks.models import SmsSend
+from mfa_server.crypto import hash_token
 
 _REFUSED_TYPES = {
     phonenumbers.PhoneNumberType.PREMIUM_RATE,
@@ -44,6 +45,11 @@ def phone_number_parse(number: str) -> ParsedNumber:
         raise PhoneNumberInvalidError()
     region = phonenumbers.region_code_for_number(parsed) or ""
     return ParsedNumber(e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), region=region)
+
+
+def destination_hash(number: ParsedNumber) -> str:
+    """How sends to one number are counted without storing the number itself."""
+    return hash_token(f"sms-destination\n{number.e164}")
 
 
 def destination_check(number: ParsedNumber) -> None:

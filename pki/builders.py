@@ -141,14 +141,13 @@ def build_client_certificate(
     not_after: datetime,
     crl_url: str,
     ocsp_url: str | None = None,
-    serial: int | None = None,
 ) -> x509.Certificate:
     """A TLS client certificate (RFC 5280 profile).
 
     KeyUsage digitalSignature (critical), EKU clientAuth, BasicConstraints CA:FALSE (critical), SAN URI
     identifying tenant/subscriber/device, SKI/AKI, the issuing CA's CRL distribution point and (when
-    given) its OCSP responder in AuthorityInformationAccess. The
-    serial is 159 random bits (``x509.random_serial_number``) unless given.
+    given) its OCSP responder in AuthorityInformationAccess. The serial is 159 random bits
+    (``x509.random_serial_number``).
     """
     subject = x509.Name(
         [
@@ -162,7 +161,7 @@ def build_client_certificate(
         .subject_name(subject)
         .issuer_name(issuer_cert.subject)
         .public_key(public_key)  # type: ignore[arg-type]
-        .serial_number(serial if serial is not None else x509.random_serial_number())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

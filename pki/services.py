@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,7 +48,7 @@ from pki.exceptions import (
     SubscriberInactiveError,
 )
 from pki.models import CertificateAuthority, IssuedCertificate
-from pki.selectors import ca_chain, ca_issuing_for_tenant, crl_url, ocsp_url, parse_pem_bundle
+from pki.selectors import ca_chain, ca_issuing_for_tenant, crl_url, ocsp_url
 from tenants.models import Subscriber, Tenant
 
 logger = logging.getLogger(__name__)
@@ -193,7 +193,8 @@ def ca_import(
         cert = load_cert(certificate_pem)
         raw_key = private_key_pem.encode() if isinstance(private_key_pem, str) else private_key_pem
         key = serialization.load_pem_private_key(raw_key, password=key_password.encode() if key_password else None)
-        chain = parse_pem_bundle(chain_pem) if chain_pem else []
+        raw_chain = chain_pem.encode() if isinstance(chain_pem, str) else chain_pem
+        chain = x509.load_pem_x509_certificates(raw_chain) if raw_chain.strip() else []
     except (ValueError, TypeError) as exc:
         raise CaImportInvalidError() from exc
     try:
@@ -567,20 +568,17 @@ def certificate_issue_for_device(
         CertificateProofInvalidError: stale, invalid or replayed device signature.
         CaNotFoundError, CaExpiredError: the tenant cannot issue.
     """
-    from approvals.models import UsedProof  # the shared one-time-proof ledger, pruned by the worker
+    from approvals.services import proof_consume  # the shared one-time-proof ledger, pruned by the worker
 
     payload = device_csr_payload(device_id=device.pk, csr=csr, timestamp=timestamp)
     fresh = abs(timezone.now().timestamp() - timestamp) <= settings.MFA_PROOF_SKEW_SECONDS
     signed = verify_signature(public_key_pem=device.public_key_pem, payload=payload, signature_b64=signature)
     if not (fresh and signed):
         raise CertificateProofInvalidError()
-    try:
-        with transaction.atomic():
-            UsedProof.objects.create(digest=hashlib.sha256(payload).hexdigest())
-    except IntegrityError:
-        raise CertificateProofInvalidError("This device signature was already used.") from None
+    if not proof_consume(hashlib.sha256(payload).hexdigest()):
+        raise CertificateProofInvalidError("This device signature was already used.")
     subscriber = device.subscriber
-    if subscriber.status in (Subscriber.Status.DISABLED, Subscriber.Status.LOCKED):
+    if subscriber.is_blocked:
         raise SubscriberInactiveError()
     return certificate_issue_from_csr(
         tenant=subscriber.tenant,

@@ -42,10 +42,6 @@ class EffectivePolicy:
     trust: CertificateTrust | None = None
     policy_id: int | None = None
 
-    @property
-    def sms_allowed(self) -> bool:
-        return "sms" in self.factors
-
     def allows(self, factor: str) -> bool:
         return factor in self.factors
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from tenants.branding import hex_color, validate_logo
+from tenants.branding import DEFAULT_BACKGROUND, DEFAULT_PRIMARY, hex_color, validate_logo
 
 
 class Tenant(models.Model):
@@ -15,10 +15,10 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     brand_name = models.CharField(max_length=100, blank=True, help_text="Shown to users; defaults to the name.")
     brand_primary_color = models.CharField(
-        max_length=7, default="#1d4ed8", validators=[hex_color], help_text="Buttons and header, e.g. #1d4ed8."
+        max_length=7, default=DEFAULT_PRIMARY, validators=[hex_color], help_text="Buttons and header, e.g. #1d4ed8."
     )
     brand_background_color = models.CharField(
-        max_length=7, default="#ffffff", validators=[hex_color], help_text="Page background and splash screen."
+        max_length=7, default=DEFAULT_BACKGROUND, validators=[hex_color], help_text="Page background and splash screen."
     )
     brand_logo = models.FileField(
         upload_to="brand/", blank=True, validators=[validate_logo], help_text="PNG, JPEG or WebP, at most 512 KB."
@@ -65,8 +65,14 @@ class Subscriber(models.Model):
     failed_attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    BLOCKED_STATUSES = (Status.DISABLED, Status.LOCKED)  # may not log in, enrol a machine or receive codes
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "username"], name="unique_subscriber_username")]
 
     def __str__(self) -> str:
         return f"{self.username} ({self.tenant.slug})"
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.status in self.BLOCKED_STATUSES

@@ -37,7 +37,7 @@ class SignedRequestAuthentication(BaseAuthentication):
         ikey, signature = parsed
         date = request.META.get("HTTP_X_DUO_DATE") or request.META.get("HTTP_DATE", "")
         self._check_date(date)
-        shared = cached(("application", ikey), lambda: _active_application(ikey))
+        shared = active_application(ikey)
         if shared is None:
             raise SignatureInvalidError()
         application = copy.copy(shared)  # this request's own instance: it carries a per-request memo
@@ -82,7 +82,13 @@ class SignedRequestAuthentication(BaseAuthentication):
         return 'Basic realm="mfa"'
 
 
-def _active_application(integration_key: str) -> Application | None:
+def active_application(integration_key: str) -> Application | None:
+    """The active application holding this key, shared through the configuration cache: copy it before
+    attaching anything to it."""
+    return cached(("application", integration_key), lambda: _load_active_application(integration_key))
+
+
+def _load_active_application(integration_key: str) -> Application | None:
     try:  # get(), not first(): the key is unique, so no ORDER BY to build and run
         return Application.objects.select_related("tenant").get(integration_key=integration_key, is_active=True)
     except Application.DoesNotExist:

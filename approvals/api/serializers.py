@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from approvals.models import ApprovalRequest
-from approvals.services import relying_result
+from approvals.services import LoginContext, relying_result
 
 
 class PreauthInputSerializer(serializers.Serializer):
@@ -35,6 +37,18 @@ class LoginContextSerializer(serializers.Serializer):
     user_agent = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
     display_text = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     type = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+
+
+def login_context(validated_data: dict[str, Any]) -> LoginContext:
+    """The login context of a validated body with an optional ``context`` (``LoginContextSerializer``)."""
+    context = validated_data.get("context", {})
+    return LoginContext(
+        ip=context.get("ip"),
+        hostname=context.get("hostname", ""),
+        user_agent=context.get("user_agent", ""),
+        display_text=context.get("display_text", ""),
+        login_type=context.get("type", ""),
+    )
 
 
 class AuthInputSerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from approvals.api.serializers import (
     PreauthInputSerializer,
     PreauthOutputSerializer,
     StatusQuerySerializer,
+    login_context,
 )
 from approvals.models import Application
 from policies.facts import request_facts
@@ -75,19 +76,13 @@ class AuthApi(RelyingApi):
     def post(self, request: Request) -> Response:
         data = AuthInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        context = data.validated_data.get("context", {})
+        context = login_context(data.validated_data)
         approval = services.approval_request_create(
             application=self.application,
             username=data.validated_data["username"],
-            context=services.LoginContext(
-                ip=context.get("ip"),
-                hostname=context.get("hostname", ""),
-                user_agent=context.get("user_agent", ""),
-                display_text=context.get("display_text", ""),
-                login_type=context.get("type", ""),
-            ),
+            context=context,
             request_digest=request.auth,
-            request_facts=request_facts(request, end_user_ip=context.get("ip")),
+            request_facts=request_facts(request, end_user_ip=context.ip),
         )
         if not data.validated_data["async"]:
             approval = selectors.approval_request_wait(

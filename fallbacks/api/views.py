@@ -9,10 +9,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from approvals.api.serializers import ApprovalStatusSerializer
+from approvals.api.serializers import ApprovalStatusSerializer, login_context
 from approvals.api.views import RelyingApi
 from approvals.selectors import approval_request_get_for_application
-from approvals.services import LoginContext
 from devices.api.views import DeviceApi
 from fallbacks import selectors, services
 from fallbacks.api.authentication import DeviceTokenOrCookieAuthentication
@@ -36,17 +35,6 @@ ERRORS = (
     "sms_delivery_failed (502), subscriber_denied (403), policy_denied (403, the policy's network / certificate "
     "locks), approval_expired / approval_already_decided (409)."
 )
-
-
-def _context(data: dict[str, Any]) -> LoginContext:
-    context = data.get("context", {})
-    return LoginContext(
-        ip=context.get("ip"),
-        hostname=context.get("hostname", ""),
-        user_agent=context.get("user_agent", ""),
-        display_text=context.get("display_text", ""),
-        login_type=context.get("type", ""),
-    )
 
 
 def _status(approval: Any, status: int = 200) -> Response:
@@ -85,14 +73,15 @@ class CodeStartApi(RelyingApi):
     def post(self, request: Request) -> Response:
         data = CodeStartInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        context = login_context(data.validated_data)
         approval = services.code_start(
             application=self.application,
             username=data.validated_data["username"],
             factor=data.validated_data["factor"],
-            context=_context(data.validated_data),
+            context=context,
             request_digest=request.auth,
             client_ip=client_ip(request),
-            request_facts=request_facts(request, end_user_ip=data.validated_data.get("context", {}).get("ip")),
+            request_facts=request_facts(request, end_user_ip=context.ip),
         )
         return _status(approval, 201 if approval.is_pending else 200)
 
@@ -125,14 +114,15 @@ class PasscodeApi(RelyingApi):
     def post(self, request: Request) -> Response:
         data = PasscodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        context = login_context(data.validated_data)
         approval = services.passcode_verify(
             application=self.application,
             username=data.validated_data["username"],
             passcode=data.validated_data["passcode"],
-            context=_context(data.validated_data),
+            context=context,
             request_digest=request.auth,
             client_ip=client_ip(request),
-            request_facts=request_facts(request, end_user_ip=data.validated_data.get("context", {}).get("ip")),
+            request_facts=request_facts(request, end_user_ip=context.ip),
         )
         return _status(approval)
 
