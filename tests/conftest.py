@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 from django.test import Client
 
@@ -50,6 +52,15 @@ def push_outbox():
     locmem.outbox.clear()
     yield locmem.outbox
     locmem.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _skip_without_backing_services(request: pytest.FixtureRequest) -> None:
+    """``@pytest.mark.postgres`` needs a PostgreSQL DATABASE_URL, ``@pytest.mark.redis`` a REDIS_URL."""
+    if request.node.get_closest_marker("postgres") and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
+    if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        pytest.skip("needs REDIS_URL")
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from django.db import connections
 from django.test import Client
 
 from approvals.signing import authorization_header, canonical_string, sign
+from audit.models import AuditEvent
 from devices.proofs import canonical_payload, sign_payload
 
 
@@ -29,6 +32,11 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 5.0, interval: 
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def run_concurrently(count: int, call: Callable[[int], Any]) -> list[Any]:
+    """``call(i)`` for i in range(count), released together (see ``run_together``)."""
+    return run_together([lambda i=i: call(i) for i in range(count)])
 
 
 def run_together(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -146,3 +154,41 @@ class PhoneDevice:
 
     def decide(self, approval_id: str, decision: str, number: str = "") -> Any:
         return self.submit(approval_id, self.proof(approval_id, decision, number))
+
+
+def db_text() -> str:
+    """Every value of every row of every table, as text: for "this secret is stored nowhere" checks."""
+    connection = connections["default"]
+    chunks: list[str] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (introspected names)
+            for row in cursor.fetchall():
+                chunks.extend(str(bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else v) for v in row)
+    return "\n".join(chunks)
+
+
+def audit_kinds(**filters: Any) -> list[str]:
+    """The kinds of the audit events matching ``filters``, oldest first."""
+    return list(AuditEvent.objects.filter(**filters).order_by("id").values_list("kind", flat=True))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Block until something accepts on 127.0.0.1:``port``; fail early if ``process`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from approvals.models import ApprovalRequest
 from devices.models import WebAuthnCredential
 from tests.approver.conftest import ORIGIN
-from tests.helpers import run_together
+from tests.helpers import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 6
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serialises writers, so there is no race to lose")
-
-
-def race(call) -> list:
-    """``call(i)`` for i in range(THREADS), released together."""
-    return run_together([lambda i=i: call(i) for i in range(THREADS)])
 
 
 def test_decision__same_assertion_concurrently__accepted_once(enrolled, relying):
@@ -44,7 +32,7 @@ def test_decision__same_assertion_concurrently__accepted_once(enrolled, relying)
             HTTP_ORIGIN=ORIGIN,
         )
 
-    responses = race(post)
+    responses = run_concurrently(THREADS, post)
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [400] * (THREADS - 1), [r.json() for r in responses]
     assert {r.json()["code"] for r in responses if r.status_code == 400} == {"webauthn_challenge_invalid"}

@@ -15,17 +15,17 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "test-output"
@@ -57,25 +57,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {port}")
 
 
 @dataclass
@@ -113,7 +94,7 @@ def approver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
     if _chromium_missing():
         pytest.skip(_chromium_missing() or "")
     workdir = tmp_path_factory.mktemp("e2e-server")
-    port = _free_port()
+    port = free_port()
     db_path = workdir / "db.sqlite3"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -138,7 +119,7 @@ def approver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
             env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
-        _wait_for_port(port, process)
+        wait_for_port(port, timeout=30, process=process)
         yield LiveServer(port=port, env=env, db_path=db_path)
     finally:
         try:

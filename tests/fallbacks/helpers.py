@@ -5,10 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from django.db import connection
-
 from approvals.models import ApprovalRequest
-from audit.models import AuditEvent
 from fallbacks.lockout import failures_in_a_row
 from fallbacks.models import OneTimeCode, SmsSend, SubscriberBackoff
 from tenants.models import Subscriber
@@ -64,18 +61,3 @@ def snapshot() -> tuple[Any, ...]:
 def streak(subscriber: Subscriber) -> int:
     """Consecutive wrong codes of the subscriber (the lockout counter)."""
     return failures_in_a_row(subscriber=subscriber)
-
-
-def audit_kinds(**filters: Any) -> list[str]:
-    return list(AuditEvent.objects.filter(**filters).order_by("id").values_list("kind", flat=True))
-
-
-def db_text() -> str:
-    """Every value of every row of every table, as text: for "this secret is stored nowhere" checks."""
-    chunks: list[str] = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (introspected names)
-            for row in cursor.fetchall():
-                chunks.extend(str(bytes(v).decode("latin-1") if isinstance(v, bytes | memoryview) else v) for v in row)
-    return "\n".join(chunks)

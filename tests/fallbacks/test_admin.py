@@ -8,7 +8,8 @@ import pytest
 
 from fallbacks.models import BypassCode, DeviceTotp, PhoneNumber
 from policies.models import Policy
-from tests.fallbacks.helpers import audit_kinds, db_text, passcode
+from tests.fallbacks.helpers import passcode
+from tests.helpers import audit_kinds, db_text
 
 pytestmark = pytest.mark.django_db
 

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from approvals.models import ApprovalRequest
 from fallbacks.models import OneTimeCode, UsedTotpStep
 from tests.fallbacks.helpers import fallback, passcode, session_codes, start_push, verify
-from tests.helpers import SignedClient, run_together
+from tests.helpers import SignedClient, run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 6
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serialises writers, so there is no race to lose")
-
-
-def race(call) -> list:
-    """``call(i)`` for i in range(THREADS), released together."""
-    return run_together([lambda i=i: call(i) for i in range(THREADS)])
 
 
 def clients(relying: SignedClient) -> list[SignedClient]:
@@ -35,7 +23,7 @@ def test_code_verify__same_code_concurrently__accepted_once(relying, phone):
     assert fallback(relying, txid, "session_code").status_code == 200
     (delivered,) = session_codes(phone)
     callers = clients(relying)
-    responses = race(lambda i: verify(callers[i], txid, delivered["code"]))
+    responses = run_concurrently(THREADS, lambda i: verify(callers[i], txid, delivered["code"]))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [409] * (THREADS - 1), [r.json() for r in responses]
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"approval_already_decided"}
@@ -46,7 +34,7 @@ def test_code_verify__same_code_concurrently__accepted_once(relying, phone):
 def test_passcode__same_code_concurrently__accepted_once(relying, passcode_phone):
     code = passcode_phone.totp().now()
     callers = clients(relying)
-    responses = race(lambda i: passcode(callers[i], code, display_text=f"racer {i}"))
+    responses = run_concurrently(THREADS, lambda i: passcode(callers[i], code, display_text=f"racer {i}"))
     outcomes = sorted(r.json()["status"] for r in responses)
     assert outcomes == ["approved"] + ["denied"] * (THREADS - 1), [r.json() for r in responses]
     assert {r.json()["status_reason"] for r in responses if r.json()["status"] == "denied"} == {"passcode_reused"}

@@ -10,7 +10,8 @@ import time_machine
 from fallbacks.lockout import backoff_seconds
 from fallbacks.models import SubscriberBackoff, UsedTotpStep
 from tenants.models import Subscriber
-from tests.fallbacks.helpers import audit_kinds, passcode, snapshot, start_push, streak
+from tests.fallbacks.helpers import passcode, snapshot, start_push, streak
+from tests.helpers import audit_kinds
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +110,10 @@ def test_unlock__admin_action__active_again_and_audited(relying, passcode_phone,
 
 
 def test_unlock__not_locked__nothing_audited(subscriber, admin_client):
-    admin_client.post("/admin/fallbacks/subscriberaccess/", {"action": "unlock", "_selected_action": [subscriber.pk]})
+    response = admin_client.post(
+        "/admin/fallbacks/subscriberaccess/", {"action": "unlock", "_selected_action": [subscriber.pk]}, follow=True
+    )
+    assert [str(m) for m in response.context["messages"]] == ["Unlocked 0 subscriber(s)."]
     assert audit_kinds(kind="subscriber.unlocked") == []
 
 

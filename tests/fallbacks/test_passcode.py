@@ -14,7 +14,8 @@ from fallbacks.models import BypassCode, DeviceTotp, UsedTotpStep
 from fallbacks.services import bypass_codes_issue
 from policies.models import Policy
 from tenants.models import Subscriber
-from tests.fallbacks.helpers import audit_kinds, db_text, passcode, snapshot, streak
+from tests.fallbacks.helpers import passcode, snapshot, streak
+from tests.helpers import audit_kinds, db_text
 
 pytestmark = pytest.mark.django_db
 

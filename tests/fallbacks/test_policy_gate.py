@@ -7,7 +7,8 @@ import pytest
 from approvals.models import ApprovalRequest
 from fallbacks.models import UsedTotpStep
 from policies.models import Policy
-from tests.fallbacks.helpers import audit_kinds, passcode, snapshot
+from tests.fallbacks.helpers import passcode, snapshot
+from tests.helpers import audit_kinds
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,6 @@ from fallbacks.models import OneTimeCode
 from mfa_server.asgi import application as asgi_application
 from policies.models import Policy
 from tests.fallbacks.helpers import (
-    audit_kinds,
-    db_text,
     fallback,
     passcode,
     session_codes,
@@ -25,6 +23,7 @@ from tests.fallbacks.helpers import (
     verify,
     wrong,
 )
+from tests.helpers import audit_kinds, db_text
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from fallbacks.services import phone_number_set
 from policies.models import Policy
 from tenants.models import Subscriber
 from tests.conftest import make_device
-from tests.fallbacks.helpers import UK_MOBILE, audit_kinds, db_text, fallback, snapshot, start_push, verify, wrong
+from tests.fallbacks.helpers import UK_MOBILE, fallback, snapshot, start_push, verify, wrong
+from tests.helpers import audit_kinds, db_text
 
 pytestmark = pytest.mark.django_db
 

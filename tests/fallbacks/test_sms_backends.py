@@ -11,7 +11,8 @@ from fallbacks.sms import get_sms_backend
 from fallbacks.sms.base import SmsMessage, SmsProviderError
 from fallbacks.sms.console import ConsoleSmsBackend
 from tests.fallbacks.fakes import TWILIO_SID, TWILIO_TOKEN, FakeHttpServer, twilio_messages_responder
-from tests.fallbacks.helpers import UK_MOBILE, audit_kinds, fallback, start_push, verify
+from tests.fallbacks.helpers import UK_MOBILE, fallback, start_push, verify
+from tests.helpers import audit_kinds
 
 
 @pytest.fixture

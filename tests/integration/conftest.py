@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from approvals.models import ApprovalRequest
@@ -97,27 +96,9 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-def db_text() -> str:
-    """Every value of every row of every table, as text: for "this secret is stored nowhere" checks."""
-    chunks: list[str] = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 (introspected names)
-            for row in cursor.fetchall():
-                for value in row:
-                    if isinstance(value, bytes | memoryview):
-                        value = bytes(value).decode("latin-1")
-                    chunks.append(str(value))
-    return "\n".join(chunks)
-
-
 def row_counts() -> tuple[int, int]:
     """(approval requests, audit events): what a refused request must leave unchanged."""
     return ApprovalRequest.objects.count(), AuditEvent.objects.count()
-
-
-def audit_kinds(**filters: Any) -> list[str]:
-    return list(AuditEvent.objects.filter(**filters).order_by("id").values_list("kind", flat=True))
 
 
 def other_number(number: str) -> str:

@@ -79,13 +79,19 @@ def test_superuser__every_changelist_and_change_page_opens(superuser_client):
 
 
 def test_superuser__search_and_filters_work(superuser_client, world):
-    for model, query in (
-        (Subscriber, "?q=alice"),
-        (ApprovalRequest, "?status__exact=pending"),
-        (AuditEvent, "?kind__exact=approval.created"),
-        (Device, "?q=phone"),
+    ApprovalRequest.objects.filter(application__tenant=world["globex"]).update(status="denied")  # one of two
+    for model, query, expected in (
+        (Subscriber, "?q=alice", lambda row: row.username == "alice"),
+        (ApprovalRequest, "?status__exact=pending", lambda row: row.status == "pending"),
+        (AuditEvent, "?kind__exact=approval.created", lambda row: row.kind == "approval.created"),
+        (Device, "?q=zed", lambda row: row.name == "Zed phone"),
     ):
-        assert superuser_client.get(_url(model, "changelist") + query).status_code == 200, model
+        response = superuser_client.get(_url(model, "changelist") + query)
+        assert response.status_code == 200, model
+        changelist = response.context["cl"]
+        assert changelist.result_count < model.objects.count(), model  # the search or filter narrowed it
+        assert changelist.result_count > 0, model
+        assert all(expected(row) for row in changelist.result_list), model
 
 
 # --- tenant admins -------------------------------------------------------------------------------

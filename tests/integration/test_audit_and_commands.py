@@ -18,8 +18,7 @@ from devices.models import Enrollment
 from devices.services import device_activate, enrollment_create
 from mfa_server.crypto import decrypt_secret, encrypt_secret
 from tenants.models import Subscriber, Tenant
-from tests.helpers import PhoneDevice, SignedClient
-from tests.integration.conftest import db_text
+from tests.helpers import PhoneDevice, SignedClient, db_text
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import time
 
 import pytest
 from django.core.cache import cache
@@ -11,9 +11,7 @@ from approvals.services import application_rotate_secret
 from policies.models import Policy
 from tests.helpers import SignedClient
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("REDIS_URL"), reason="the configuration cache needs a shared cache (REDIS_URL)"
-)
+pytestmark = pytest.mark.redis  # the configuration cache needs a shared cache
 
 
 def status_queries(relying: SignedClient, txid: str, django_assert_max_num_queries) -> int:
@@ -59,3 +57,13 @@ def test_shared_cache_flushed__process_reloads(relying, phone, django_assert_max
     cache.clear()  # the generation token is gone: nothing cached before may be trusted
 
     assert status_queries(relying, txid, django_assert_max_num_queries) == 3  # application, policy, transaction
+
+
+def test_token_expired__process_reloads_even_without_a_change(relying, phone, settings, django_assert_max_num_queries):
+    settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS = 1
+    cache.clear()
+    txid = relying.auth("alice").json()["txid"]  # a new token, living one second
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 1
+    time.sleep(1.5)  # Redis drops the token: a lost change notice is bounded by this age
+
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 3

@@ -12,8 +12,8 @@ from django.test import Client
 from audit.models import AuditEvent
 from devices.models import Device, Enrollment
 from devices.services import enrollment_create
-from tests.helpers import PhoneDevice
-from tests.integration.conftest import assert_problem, audit_kinds, db_text
+from tests.helpers import PhoneDevice, audit_kinds, db_text
+from tests.integration.conftest import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from approvals import worker
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
-from tests.helpers import wait_until
-from tests.integration.conftest import assert_problem, audit_kinds, other_number
+from tests.helpers import audit_kinds, wait_until
+from tests.integration.conftest import assert_problem, other_number
 
 pytestmark = pytest.mark.django_db
 

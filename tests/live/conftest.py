@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,42 +24,13 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from tests.helpers import wait_until
+from tests.helpers import free_port, wait_for_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 
 
 # --- environment ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _skip_without_backing_services(request: pytest.FixtureRequest) -> None:
-    """``@pytest.mark.postgres`` needs a PostgreSQL DATABASE_URL, ``@pytest.mark.redis`` a REDIS_URL."""
-    if request.node.get_closest_marker("postgres") and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("needs DATABASE_URL pointing at PostgreSQL")
-    if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
-        pytest.skip("needs REDIS_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
-    """Block until something accepts on 127.0.0.1:``port``; fail early if ``process`` died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
 # How long a background task needs to record what just happened (a few milliseconds, plus slack for a busy CI box).

@@ -49,6 +49,7 @@ def test_fcm_push__unregistered__token_dropped_audited_and_not_retried(fake_fcm,
     txid = relying.auth("alice", display_text="first").json()["txid"]
 
     fake_fcm.recorder.wait_answered(2, path_suffix=":send")
+    wait_until(lambda: AuditEvent.objects.filter(kind="device.push_token_dropped").exists(), timeout=10)
     assert Device.objects.get(pk=stale.device_id).fcm_token == ""
     (dropped,) = AuditEvent.objects.filter(kind="device.push_token_dropped")
     assert (dropped.device_id, dropped.detail) == (stale.device_id, {"reason": "NOT_FOUND"})
@@ -74,6 +75,7 @@ def test_fcm_push__provider_outage__audited_and_login_still_approvable(fake_fcm,
     txid, number = created.json()["txid"], created.json()["number"]
 
     fake_fcm.recorder.wait_answered(1, timeout=10, path_suffix=":send")
+    wait_until(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).exists(), timeout=10)
     (failed,) = AuditEvent.objects.filter(kind="push.failed", approval_id=txid)
     assert failed.device_id == phone.device_id
     assert failed.detail == {"backend": "FcmPushBackend", "error": "UNAVAILABLE"}

@@ -42,6 +42,11 @@ def delivery_for(txid: str) -> WebhookDelivery:
     return WebhookDelivery.objects.get(approval_id=txid)
 
 
+def delivery_after_attempts(txid: str, attempts: int) -> WebhookDelivery:
+    """The delivery once the sender recorded ``attempts`` (it writes just after the receiver answered)."""
+    return wait_until(lambda: (delivery := delivery_for(txid)).attempts >= attempts and delivery, timeout=10)
+
+
 def test_webhook__approved__receiver_gets_signed_decision(receiver, relying, phone, issued_app):
     hook = receiver()
     created = relying.auth("alice").json()
@@ -64,20 +69,22 @@ def test_webhook__approved__receiver_gets_signed_decision(receiver, relying, pho
         "username": "alice",
         "decided_at": ApprovalRequest.objects.get(pk=created["txid"]).decided_at.isoformat(),
     }
-    delivery = delivery_for(created["txid"])
+    delivery = delivery_after_attempts(created["txid"], 1)
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 1, "")
 
 
 def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, relying, phone):
     hook = receiver(lambda request: (500, {"error": "busy"}, 0) if len(hook.requests) == 1 else ok(request))
     txid = relying.auth("alice").json()["txid"]
+    before = timezone.now()
     assert phone.decide(txid, "deny").status_code == 200
 
     hook.wait_answered(1)
-    failed = delivery_for(txid)
+    failed = delivery_after_attempts(txid, 1)
+    after = timezone.now()
     assert (failed.status, failed.attempts, failed.last_error) == ("pending", 1, "http 500")
-    backoff = (failed.next_attempt_at - timezone.now()).total_seconds()
-    assert 0.5 < backoff <= 2.0  # 2 ** attempts seconds
+    backoff = timedelta(seconds=2)  # 2 ** attempts seconds after the failed attempt, which fell in [before, after]
+    assert before + backoff <= failed.next_attempt_at <= after + backoff
 
     assert run_once()["webhooks"] == 0  # not due yet: nothing is sent early
     assert len(hook.requests) == 1
@@ -115,7 +122,7 @@ def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relyi
     assert decide_seconds < 2.5, f"device decision waited {decide_seconds:.2f}s for the webhook"
     assert cancel_seconds < 2.5, f"relying cancel waited {cancel_seconds:.2f}s for the webhook"
     hook.wait_answered(2, timeout=15)
-    assert WebhookDelivery.objects.filter(status="delivered").count() == 2
+    wait_until(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 2, timeout=10)
     assert [r.json()["status"] for r in hook.requests] == ["approved", "cancelled"]
 
 
@@ -125,6 +132,7 @@ def test_webhook__receiver_always_fails__gives_up_after_max_attempts_and_audits(
     txid = relying.auth("alice").json()["txid"]
     assert phone.decide(txid, "deny").status_code == 200
     hook.wait_answered(1)
+    delivery_after_attempts(txid, 1)
 
     for attempt in (2, 3):
         due = delivery_for(txid).next_attempt_at
@@ -173,6 +181,6 @@ def test_webhook__worker_sweeps_while_first_attempt_in_flight__delivered_once(re
     while time.monotonic() < deadline:  # the worker keeps sweeping while the first attempt is in flight
         run_once()
     hook.wait_answered(1)
-    assert len(hook.requests) == 1
-    delivered = delivery_for(txid)
+    delivered = delivery_after_attempts(txid, 1)
     assert (delivered.status, delivered.attempts) == ("delivered", 1)
+    assert len(hook.requests) == 1

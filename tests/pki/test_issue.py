@@ -20,6 +20,7 @@ from pki.exceptions import (
 from pki.models import IssuedCertificate
 from pki.selectors import crl_url
 from tenants.services import subscriber_get_or_create, tenant_create
+from tests.helpers import db_text
 from tests.pki.conftest import make_csr, openssl_verify
 
 
@@ -147,7 +148,7 @@ def test_certificate_issue_pkcs12__opens_with_password_only(tenant, subscriber, 
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    assert key_pem.decode() not in str(stored.__dict__)
+    assert key_pem.decode() not in db_text()
     assert stored.source == "server_key"
     assert openssl_verify(tmp_path, issuing, stored.certificate_pem).returncode == 0
 

@@ -72,7 +72,7 @@ def test_policy_admin__create_and_change_are_audited_with_a_diff(admin_client, t
     assert "BEGIN CERTIFICATE" not in json.dumps(changed.detail)
 
     # Saving without a change records nothing.
-    admin_client.post(
+    unchanged = admin_client.post(
         reverse("admin:policies_policy_change", args=[policy.pk]),
         form_data(
             tenant,
@@ -83,6 +83,7 @@ def test_policy_admin__create_and_change_are_audited_with_a_diff(admin_client, t
             client_cert_ca_pem=client_ca.pem,
         ),
     )
+    assert unchanged.status_code == 302  # saved (an invalid form would answer 200 and record nothing too)
     assert AuditEvent.objects.filter(kind="policy.changed").count() == 1
 
     admin_client.post(reverse("admin:policies_policy_delete", args=[policy.pk]), {"post": "yes"})

@@ -154,7 +154,7 @@ def test_relying_client_certificate__uploaded_ca(relying_via, phone, tenant_poli
 # --- push fatigue -------------------------------------------------------------------------------------------------
 
 
-def test_push_limit__n_plus_first_refused_then_window_ends(relying, phone, tenant_policy, time_machine, push_outbox):
+def test_push_limit__n_plus_first_refused_then_window_ends(relying, phone, tenant_policy, time_machine):
     time_machine.move_to(timezone.now(), tick=False)
     tenant_policy(push_limit=3, push_window_seconds=300, cooldown_seconds=0)
     for _ in range(3):
@@ -164,14 +164,12 @@ def test_push_limit__n_plus_first_refused_then_window_ends(relying, phone, tenan
     assert body["fields"] == {"retry_after": 300, "rule": "push_limit", "reason": "too_many_pushes"}
     assert refused["Retry-After"] == "300"
     assert ApprovalRequest.objects.count() == 3
-    sent = len(push_outbox)
     # Refused pushes do not count: retrying while limited does not extend the wait.
     time_machine.shift(150)
     problem(push(relying), 429, "push_rate_limited")
     time_machine.shift(151)
     assert push(relying).status_code == 201
     assert ApprovalRequest.objects.count() == 4
-    assert len(push_outbox) >= sent
     assert refusals() == [("push_limit", "too_many_pushes")] * 2
     assert Subscriber.objects.get(username="alice").status == "active"
 

@@ -29,6 +29,7 @@ from approvals.relying_client import RelyingApiError, RelyingClient
 from audit.models import AuditEvent
 from devices.models import Device
 from policies.models import Policy
+from tests.helpers import free_port
 from tests.policies.certs import MiniCa, escaped, key_pem, pem, write
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,12 +43,6 @@ pytestmark = [
         NGINX is None, reason="nginx is not installed (apt-get install -y nginx-light; .ci/run installs it)"
     ),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def render_config(tmp: Path, *, listen_port: int, app_port: int) -> Path:
