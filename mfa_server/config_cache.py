@@ -1,11 +1,16 @@
 """A process-local cache of the configuration every request reads (applications, policies).
 
 An entry is valid while a generation token in the shared cache (Redis) is unchanged. Every save or
-delete of a watched model replaces the token, at once and again when its transaction commits, and
-``config_changed`` does the same for bulk updates that send no signals; a process that sees a new token
+delete of a watched model replaces the token, at once and again when its transaction commits (bulk
+``QuerySet.update`` sends no signal: change watched rows with ``save``); a process that sees a new token
 (or cannot read it) drops everything it cached. So a change made through any process takes effect on
-every process from its next lookup. Without a shared cache (the embedded default) nothing is cached:
-another process could not be told.
+every process from its next lookup. The token also expires (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which
+bounds how long a change whose notice never reached Redis can go unseen. Without a shared cache (the
+embedded default) nothing is cached: another process could not be told.
+
+The first notice is sent before commit, so that the changing thread (and a test inside one transaction)
+reads its own write; a thread that reads a watched row it changed in a still-open transaction puts that
+uncommitted value in the process's cache until the commit's notice. The product never does so.
 
 Cached values are shared between threads: store immutable values, or copy them on the way out.
 """
@@ -51,24 +56,17 @@ def cached[T](key: Hashable, load: Callable[[], T]) -> T:
     return value
 
 
-def config_changed() -> None:
-    """Make every process reload: now, and once more when the current transaction commits.
-
-    The second bump covers a process that read the old row after the first one but before the commit.
-    """
-    _bump()
-    transaction.on_commit(_bump)
-
-
 def watch(*models: type[Model]) -> None:
-    """Call ``config_changed`` on every save and delete of ``models`` (from an ``AppConfig.ready``)."""
+    """Make every process reload on each save and delete of ``models`` (call from an ``AppConfig.ready``)."""
     for model in models:
         signals.post_save.connect(_on_change, sender=model, dispatch_uid=f"config-cache-save-{model._meta.label}")
         signals.post_delete.connect(_on_change, sender=model, dispatch_uid=f"config-cache-delete-{model._meta.label}")
 
 
 def _on_change(**_kwargs: Any) -> None:
-    config_changed()
+    """Bump now, and once more on commit: a process may read the old row between the two."""
+    _bump()
+    transaction.on_commit(_bump)
 
 
 def _enabled() -> bool:
@@ -81,10 +79,7 @@ def _shared_generation() -> str | None:
     if not _enabled():
         return None
     try:
-        token = cache.get(GENERATION_KEY)
-        if token is None:
-            cache.add(GENERATION_KEY, uuid4().hex, timeout=None)
-            token = cache.get(GENERATION_KEY)
+        token = cache.get_or_set(GENERATION_KEY, _new_token, timeout=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS)
     except Exception:  # noqa: BLE001  (Redis unreachable: read the database, forget what we held)
         logger.warning("config cache disabled for this lookup: the shared cache is unreachable", exc_info=True)
         token = None
@@ -95,10 +90,14 @@ def _shared_generation() -> str | None:
     return token
 
 
+def _new_token() -> str:
+    return uuid4().hex
+
+
 def _bump() -> None:
     if not _enabled():
         return
     try:
-        cache.set(GENERATION_KEY, uuid4().hex, timeout=None)
+        cache.set(GENERATION_KEY, _new_token(), timeout=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS)
     except Exception:  # noqa: BLE001  (processes that cannot read the token do not cache either)
         logger.warning("could not publish a configuration change to the shared cache", exc_info=True)

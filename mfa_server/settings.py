@@ -141,6 +141,8 @@ else:
 # Applications and policies cached in each process, invalidated through Redis on every change
 # (mfa_server/config_cache.py); only with REDIS_URL, since other processes must hear of changes.
 MFA_CONFIG_CACHE = env.bool("MFA_CONFIG_CACHE", default=True)
+# Every process reloads at least this often, even if a change notice was lost.
+MFA_CONFIG_CACHE_MAX_AGE_SECONDS = env.int("MFA_CONFIG_CACHE_MAX_AGE_SECONDS", default=60)
 
 # --- DRF --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
