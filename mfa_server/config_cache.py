@@ -4,7 +4,8 @@ An entry is valid while a generation token in the shared cache (Redis) is unchan
 delete of a watched model replaces the token, at once and again when its transaction commits (bulk
 ``QuerySet.update`` sends no signal: change watched rows with ``save``); a process that sees a new token
 (or cannot read it) drops everything it cached. So a change made through any process takes effect on
-every process from its next lookup. The token also expires (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which
+every process from its next request (a request reads the token once; outside requests, every lookup
+reads it). The token also expires (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which
 bounds how long a change whose notice never reached Redis can go unseen. Without a shared cache (the
 embedded default) nothing is cached: another process could not be told.
 
@@ -23,9 +24,11 @@ from collections.abc import Callable, Hashable
 from typing import Any
 from uuid import uuid4
 
+import redis
 from django.conf import settings
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.db.models import Model, signals
 
@@ -35,6 +38,8 @@ GENERATION_KEY = "config-cache:generation"
 _lock = threading.Lock()
 _entries: dict[Hashable, Any] = {}
 _generation: str | None = None
+_request = threading.local()  # .token: the token this thread's current request read (None: read it)
+_clients: dict[str, redis.Redis] = {}  # one pooled client per URL: building one per call costs more than the GET
 
 
 def cached[T](key: Hashable, load: Callable[[], T]) -> T:
@@ -73,13 +78,41 @@ def _enabled() -> bool:
     return settings.MFA_CONFIG_CACHE and isinstance(caches["default"], RedisCache)
 
 
+def _client() -> redis.Redis:
+    """The shared cache's Redis (the default cache's location), through one connection pool per process."""
+    url = settings.CACHES["default"]["LOCATION"]
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(url, decode_responses=True)
+    return _clients[url]
+
+
+def _request_begins(**_kwargs: Any) -> None:
+    _request.token = None
+    _request.active = True
+
+
+def _request_ends(**_kwargs: Any) -> None:
+    _request.token = None
+    _request.active = False
+
+
+request_started.connect(_request_begins, dispatch_uid="config-cache-request-started")
+request_finished.connect(_request_ends, dispatch_uid="config-cache-request-finished")
+
+
 def _shared_generation() -> str | None:
-    """The current token (created when missing, e.g. after a flush); None: do not cache right now."""
+    """The current token (created when missing, e.g. after a flush); None: do not cache right now.
+
+    Read once per request: the lookups of one request share what the first one read.
+    """
     global _generation
     if not _enabled():
         return None
+    in_request = getattr(_request, "active", False)
+    if in_request and _request.token is not None:
+        return _request.token
     try:
-        token = cache.get_or_set(GENERATION_KEY, _new_token, timeout=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS)
+        token = _read_or_create_token()
     except Exception:  # noqa: BLE001  (Redis unreachable: read the database, forget what we held)
         logger.warning("config cache disabled for this lookup: the shared cache is unreachable", exc_info=True)
         token = None
@@ -87,6 +120,17 @@ def _shared_generation() -> str | None:
         with _lock:
             _entries.clear()
             _generation = None
+    if in_request:
+        _request.token = token
+    return token
+
+
+def _read_or_create_token() -> str | None:
+    client = _client()
+    token = client.get(GENERATION_KEY)
+    if token is None:
+        client.set(GENERATION_KEY, _new_token(), ex=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS, nx=True)
+        token = client.get(GENERATION_KEY)
     return token
 
 
@@ -97,7 +141,8 @@ def _new_token() -> str:
 def _bump() -> None:
     if not _enabled():
         return
+    _request.token = None  # this thread's request reads its own change
     try:
-        cache.set(GENERATION_KEY, _new_token(), timeout=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS)
+        _client().set(GENERATION_KEY, _new_token(), ex=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS)
     except Exception:  # noqa: BLE001  (processes that cannot read the token do not cache either)
         logger.warning("could not publish a configuration change to the shared cache", exc_info=True)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
+import redis
+from django.conf import settings
 from django.core.cache import cache
 
 from approvals.services import application_rotate_secret
+from mfa_server.config_cache import GENERATION_KEY
 from policies.models import Policy
 from tests.helpers import SignedClient
 
@@ -67,3 +70,13 @@ def test_token_expired__process_reloads_even_without_a_change(relying, phone, se
     time.sleep(1.5)  # Redis drops the token: a lost change notice is bounded by this age
 
     assert status_queries(relying, txid, django_assert_max_num_queries) == 3
+
+
+def test_another_process_changed_the_configuration__next_request_reloads(relying, phone, django_assert_max_num_queries):
+    txid = relying.auth("alice").json()["txid"]
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 1
+    # What another process's save does: a new generation token in Redis (no signal reaches this process).
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).set(GENERATION_KEY, "changed-elsewhere")
+
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 3  # application, policy, transaction
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 1
