@@ -15,7 +15,7 @@ from approvals.models import ApprovalRequest
 from audit.services import audit_record
 from devices.delivery import get_push_backends
 from devices.delivery.base import PushMessage
-from devices.live import broadcast_to_devices
+from devices.live import broadcast_to_subscriber
 from devices.models import Device
 from devices.services import device_drop_webpush_subscription, device_invalidate_push_token
 from mfa_server.background import run_in_background, run_provider_call
@@ -36,16 +36,16 @@ def active_device_targets(*, subscriber_id: int) -> list[DeviceTarget]:
 
 
 def notify_devices_of_request(*, approval: ApprovalRequest, targets: list[DeviceTarget] | None = None) -> None:
-    """After commit: wake every active device of the subscriber (WebSocket and push) with the id only.
+    """After commit: wake the subscriber's devices (live connections and push) with the id only.
 
     ``targets`` are the active devices when the caller already loaded them (None: looked up here).
     """
     if targets is None:
         targets = active_device_targets(subscriber_id=approval.subscriber_id)
-    approval_id = str(approval.pk)
+    approval_id, subscriber_id = str(approval.pk), approval.subscriber_id
     tenant_id = approval.subscriber.tenant_id
     event = {"type": "approval.request", "approval_id": approval_id}
-    transaction.on_commit(lambda: run_in_background(broadcast_to_devices, [pk for pk, _, _ in targets], event))
+    transaction.on_commit(lambda: run_in_background(broadcast_to_subscriber, subscriber_id, event))
     transaction.on_commit(
         lambda: run_provider_call(
             push_to_devices, targets, data={"approval_id": approval_id}, approval_id=approval_id, tenant_id=tenant_id
@@ -55,9 +55,9 @@ def notify_devices_of_request(*, approval: ApprovalRequest, targets: list[Device
 
 def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:
     """After commit: tell the subscriber's live devices that a request left the pending state."""
-    device_ids = [pk for pk, _, _ in active_device_targets(subscriber_id=approval.subscriber_id)]
+    subscriber_id = approval.subscriber_id
     event = {"type": "approval.updated", "approval_id": str(approval.pk), "status": approval.status}
-    transaction.on_commit(lambda: run_in_background(broadcast_to_devices, device_ids, event))
+    transaction.on_commit(lambda: run_in_background(broadcast_to_subscriber, subscriber_id, event))
 
 
 def push_to_devices(

@@ -12,7 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from approvals.selectors import approval_requests_pending_for_device
 from devices.api.authentication import token_from_header
 from devices.browser_session import session_token_from_headers
-from devices.live import device_group_name
+from devices.live import device_group_name, subscriber_group_name
 from devices.models import Device
 from devices.selectors import device_for_token
 from mfa_server.errors import DomainError
@@ -53,7 +53,7 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
     Closes with 4401 (no / unknown / revoked device) or 4403 (the tenant policy's connection locks refused).
     """
 
-    group_name: str | None = None
+    group_names: tuple[str, ...] = ()
 
     async def connect(self) -> None:
         headers = dict(self.scope.get("headers", []))
@@ -70,17 +70,18 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         if not await _policy_allows(device, replace(facts, device_id=device.pk)):
             await self.close(code=CLOSE_POLICY_DENIED)
             return
-        self.group_name = device_group_name(device.pk)
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        self.group_names = (device_group_name(device.pk), subscriber_group_name(device.subscriber_id))
+        for group in self.group_names:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        # Read what is pending only after joining the group: a request created in between is then
+        # Read what is pending only after joining the groups: a request created in between is then
         # announced twice (harmless) instead of not at all.
         for approval_id in await _pending_ids(device):
             await self.send_json({"type": "approval.request", "approval_id": approval_id})
 
     async def disconnect(self, code: int) -> None:
-        if self.group_name:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        for group in self.group_names:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         """Malformed JSON or a binary frame is answered like any unsupported message, not with a crash."""

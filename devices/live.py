@@ -1,4 +1,9 @@
-"""The live channel to devices: channel-layer group names and fan-out from sync code."""
+"""The live channel to devices: channel-layer group names and fan-out from sync code.
+
+Every live connection joins its device's group and its subscriber's group. Transaction events (ids and
+states only) go to the subscriber's group, one send whatever the number of devices and with no device
+lookup; anything carrying a secret (session codes) goes to the groups of the devices known to be active.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,31 @@ def device_group_name(device_id: int) -> str:
     return f"device-{device_id}"
 
 
+def subscriber_group_name(subscriber_id: int) -> str:
+    """The channel-layer group every live connection of a subscriber's devices joins."""
+    return f"subscriber-{subscriber_id}"
+
+
 def broadcast_to_devices(device_ids: list[int], event: dict[str, str]) -> None:
     """Send ``event`` to every live connection of these devices (call from a background thread)."""
+    _send_to_groups([device_group_name(device_id) for device_id in device_ids], event)
+
+
+def broadcast_to_subscriber(subscriber_id: int, event: dict[str, str]) -> None:
+    """Send ``event`` to every live connection of the subscriber's devices (call from a background thread).
+
+    A revoked device's connections are closed when it is revoked, so they have left the group.
+    """
+    _send_to_groups([subscriber_group_name(subscriber_id)], event)
+
+
+def _send_to_groups(groups: list[str], event: dict[str, str]) -> None:
     layer = get_channel_layer()
-    if layer is None or not device_ids:
+    if layer is None or not groups:
         return
 
     async def send_all() -> None:
-        for device_id in device_ids:
-            await layer.group_send(device_group_name(device_id), event)
+        for group in groups:
+            await layer.group_send(group, event)
 
     run_coroutine(send_all())

@@ -12,6 +12,8 @@ from approvals.models import ApprovalRequest
 from devices.models import Device
 from devices.services import device_revoke
 from mfa_server.asgi import application
+from tenants.models import Subscriber
+from tests.conftest import make_device
 from tests.helpers import PhoneDevice, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,6 +83,24 @@ async def test_device_socket__transaction_decided__device_receives_update(relyin
         assert message == {"type": "approval.updated", "approval_id": created["txid"], "status": "approved"}
     finally:
         await ws.disconnect()
+
+
+async def test_device_socket__second_device_of_the_user__told_too_other_users_not(relying, phone, subscriber, tenant):
+    tablet = await sync_to_async(make_device)(subscriber, name="Alice tablet")
+    bob = await sync_to_async(make_device)(await Subscriber.objects.acreate(tenant=tenant, username="bob"), "Bob")
+    sockets = [await connected(device) for device in (phone, tablet, bob)]
+    try:
+        created = (await sync_to_async(relying.auth)("alice")).json()
+        decided = await sync_to_async(phone.decide)(created["txid"], "approve", created["number"])
+        assert decided.status_code == 200, decided.json()
+        for ws in sockets[:2]:
+            assert await ws.receive_json_from(timeout=3) == {"type": "approval.request", "approval_id": created["txid"]}
+            updated = await ws.receive_json_from(timeout=3)
+            assert updated == {"type": "approval.updated", "approval_id": created["txid"], "status": "approved"}
+        assert await sockets[2].receive_nothing(timeout=0.3)
+    finally:
+        for ws in sockets:
+            await ws.disconnect()
 
 
 async def test_device_socket__pending_approvals__announced_on_connect(relying, phone, push_outbox):
