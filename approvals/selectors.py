@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from approvals.exceptions import ApprovalNotFoundError
 from approvals.models import Application, ApprovalRequest
-from approvals.services import approval_request_expire
+from approvals.services import approval_of_device, approval_request_expire
 from devices.models import Device
 from fallbacks.selectors import preauth_options
+from mfa_server.rows import row_get
 from policies.facts import RequestFacts
 from policies.services import policy_preauth
 from tenants.models import Subscriber
@@ -67,10 +68,9 @@ def preauth(*, application: Application, username: str, facts: RequestFacts | No
 
 def approval_request_get_for_application(*, application: Application, approval_id: UUID) -> ApprovalRequest:
     """One of this application's transactions, timed out first if its deadline passed."""
-    try:
-        approval = ApprovalRequest.objects.get(pk=approval_id, application=application)
-    except ApprovalRequest.DoesNotExist:
-        raise ApprovalNotFoundError() from None
+    approval = row_get(ApprovalRequest, pk=approval_id, application_id=application.pk)
+    if approval is None:
+        raise ApprovalNotFoundError()
     approval.application = application  # already loaded (and authenticated): no join
     return _expire_if_due(approval)
 
@@ -106,12 +106,6 @@ def approval_requests_pending_for_device(*, device: Device) -> QuerySet[Approval
 
 
 def approval_request_get_for_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
-    """A request of the device's subscriber (any state); other subscribers' requests do not exist here."""
-    try:
-        approval = ApprovalRequest.objects.select_related("application__tenant").get(
-            pk=approval_id, subscriber_id=device.subscriber_id
-        )
-    except ApprovalRequest.DoesNotExist:
-        raise ApprovalNotFoundError() from None
-    approval.subscriber = device.subscriber  # the same row, loaded with the device: no join
-    return _expire_if_due(approval)
+    """A request of the device's subscriber (any state), timed out first if its deadline passed; other
+    subscribers' requests do not exist here (``ApprovalNotFoundError``)."""
+    return _expire_if_due(approval_of_device(device=device, approval_id=approval_id))

@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from approvals.applications import application_cached
 from approvals.exceptions import (
     ApprovalAlreadyDecidedError,
     ApprovalExpiredError,
@@ -42,6 +43,7 @@ from devices.proofs import canonical_payload, verify_signature
 from devices.services import device_audit
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
+from mfa_server.rows import row_get
 from policies.facts import RequestFacts
 from policies.services import policy_enforce_approval, policy_enforce_evaluation
 from tenants.models import Subscriber, Tenant
@@ -159,7 +161,7 @@ def approval_request_create(
     ``SubscriberDeniedError`` when nobody can approve. ``approval_id`` / ``number`` preset the txid and the
     number to match when a client showed them before the push (Duo Verified Push).
     """
-    if request_digest and (replayed := _replayed(application=application, request_digest=request_digest)):
+    if replayed := approval_replayed(application=application, request_digest=request_digest):
         return replayed
     # The policy decides before any factor is used; refusals raise policy_denied / push_rate_limited (audited).
     # Its evaluation loaded the subscriber and their active devices: they are who is asked and who is woken.
@@ -212,12 +214,11 @@ def approval_request_create(
     return approval
 
 
-def _replayed(*, application: Application, request_digest: str) -> ApprovalRequest | None:
-    """The transaction this very signed request created before, if any (the digest is unique: no ORDER BY)."""
-    try:
-        return ApprovalRequest.objects.get(request_digest=request_digest, application=application)
-    except ApprovalRequest.DoesNotExist:
+def approval_replayed(*, application: Application, request_digest: str | None) -> ApprovalRequest | None:
+    """The transaction this very signed request (its digest) created before, if any."""
+    if not request_digest:
         return None
+    return row_get(ApprovalRequest, request_digest=request_digest, application_id=application.pk)
 
 
 def _number_to_match() -> str:
@@ -244,7 +245,7 @@ def approval_request_decide(
     ``ProofReusedError``, ``ApprovalExpiredError``, ``ApprovalAlreadyDecidedError``, and
     ``NumberMismatchError`` (the request is denied and the failure counted). Every refusal is audited.
     """
-    approval = _approval_of_device(device=device, approval_id=approval_id, decision=decision, client_ip=client_ip)
+    approval = _approval_to_decide(device=device, approval_id=approval_id, decision=decision, client_ip=client_ip)
     refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
     now = timezone.now()
     if abs(now.timestamp() - timestamp) > settings.MFA_PROOF_SKEW_SECONDS:
@@ -310,7 +311,7 @@ def approval_request_decide_webauthn(
     ``approval_request_decide`` raises, plus ``NotWebAuthnDeviceError``, ``WebAuthnRequiredError``,
     ``WebAuthnChallengeInvalidError`` and ``WebAuthnVerificationError``; every refusal is audited.
     """
-    approval = _approval_of_device(device=device, approval_id=approval_id, decision=decision, client_ip=client_ip)
+    approval = _approval_to_decide(device=device, approval_id=approval_id, decision=decision, client_ip=client_ip)
     refuse = _decision_refuser(approval=approval, device=device, decision=decision, client_ip=client_ip)
     if device.kind != Device.Kind.WEBAUTHN:  # app-key devices decide with their signed proofs only
         raise refuse(NotWebAuthnDeviceError(), "not_webauthn_device")
@@ -333,12 +334,21 @@ def approval_request_decide_webauthn(
     )
 
 
-def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, client_ip: str | None) -> ApprovalRequest:
+def approval_of_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
+    """A transaction of the device's subscriber (any state), with its application and subscriber attached
+    without a join; another subscriber's transaction does not exist here (``ApprovalNotFoundError``)."""
+    approval = row_get(ApprovalRequest, pk=approval_id, subscriber_id=device.subscriber_id)
+    if approval is None:
+        raise ApprovalNotFoundError()
+    approval.subscriber = device.subscriber  # the same row, loaded with the device
+    approval.application = application_cached(approval.application_id)
+    return approval
+
+
+def _approval_to_decide(*, device: Device, approval_id: UUID, decision: str, client_ip: str | None) -> ApprovalRequest:
     try:
-        approval = ApprovalRequest.objects.select_related("application").get(
-            pk=approval_id, subscriber_id=device.subscriber_id
-        )
-    except ApprovalRequest.DoesNotExist:
+        return approval_of_device(device=device, approval_id=approval_id)
+    except ApprovalNotFoundError:
         # Another subscriber's (or no) transaction: audited in the device's tenant, never linked to that id.
         device_audit(
             device,
@@ -347,9 +357,7 @@ def _approval_of_device(*, device: Device, approval_id: UUID, decision: str, cli
             ip=client_ip,
             detail={"reason": "approval_not_found", "decision": decision, "approval": str(approval_id)},
         )
-        raise ApprovalNotFoundError() from None
-    approval.subscriber = device.subscriber  # the same row, loaded with the device: no join
-    return approval
+        raise
 
 
 def _decision_refuser(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from rest_framework.request import Request
 
-from approvals.api.authentication import SignedRequestAuthentication, active_application
+from approvals.api.authentication import SignedRequestAuthentication
+from approvals.applications import active_application
 from approvals.models import Application
 from approvals.signing import parse_authorization
 from duo.exceptions import DuoCredentialsMissingError, DuoIntegrationKeyInvalidError

@@ -25,7 +25,7 @@ from approvals.exceptions import (
     SubscriberUnknownError,
 )
 from approvals.models import Application, ApprovalRequest
-from approvals.services import LoginContext, approval_request_transition, subscriber_for_login
+from approvals.services import LoginContext, approval_replayed, approval_request_transition, subscriber_for_login
 from audit.services import audit_record
 from devices.models import Device
 from devices.services import device_audit
@@ -138,13 +138,6 @@ class _Login:
         return _approval_finish(
             approval=self.open(), status=Status.APPROVED, reason="bypass", now=self.now, ip=client_ip
         )
-
-
-def _replayed(*, application: Application, request_digest: str | None) -> ApprovalRequest | None:
-    """The transaction an identical signed request already created, if any."""
-    if not request_digest:
-        return None
-    return ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
 
 
 def _login_begin(
@@ -290,7 +283,7 @@ def passcode_verify(
     ``FallbackBackoffError`` and ``RateLimitedError``.
     """
     context = context or LoginContext()
-    if existing := _replayed(application=application, request_digest=request_digest):
+    if existing := approval_replayed(application=application, request_digest=request_digest):
         return existing
     code = codes.normalize_code(passcode)
     factor = Factor.BYPASS_CODE if len(code) == codes.BYPASS_CODE_DIGITS else Factor.PASSCODE
@@ -513,7 +506,7 @@ def code_start(
     When the send is refused the new transaction is cancelled and the refusal raised.
     """
     context = context or LoginContext()
-    if existing := _replayed(application=application, request_digest=request_digest):
+    if existing := approval_replayed(application=application, request_digest=request_digest):
         return existing
     login = _login_begin(
         application=application,

@@ -14,9 +14,9 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
+from approvals.applications import active_application
 from approvals.models import Application
 from approvals.signing import parse_authorization, signature_matches
-from mfa_server.config_cache import cached
 from mfa_server.crypto import decrypt_application_secret
 from mfa_server.errors import SignatureInvalidError, TimestampInvalidError
 
@@ -80,19 +80,6 @@ class SignedRequestAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Basic realm="mfa"'
-
-
-def active_application(integration_key: str) -> Application | None:
-    """The active application holding this key, shared through the configuration cache: copy it before
-    attaching anything to it."""
-    return cached(("application", integration_key), lambda: _load_active_application(integration_key))
-
-
-def _load_active_application(integration_key: str) -> Application | None:
-    try:  # get(), not first(): the key is unique, so no ORDER BY to build and run
-        return Application.objects.select_related("tenant").get(integration_key=integration_key, is_active=True)
-    except Application.DoesNotExist:
-        return None
 
 
 class SignedRequestScheme(OpenApiAuthenticationExtension):
