@@ -43,7 +43,7 @@ from devices.proofs import canonical_payload, verify_signature
 from devices.services import device_audit
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
-from mfa_server.rows import row_get
+from mfa_server.rows import row_get, row_insert
 from policies.facts import RequestFacts
 from policies.services import policy_enforce_approval, policy_enforce_evaluation
 from tenants.models import Subscriber, Tenant
@@ -195,7 +195,8 @@ def approval_request_create(
         fields.update(status=Status.APPROVED, status_reason="bypass", decided_at=now, number="")
     try:
         with transaction.atomic():
-            approval = ApprovalRequest.objects.create(**fields)
+            approval = ApprovalRequest(**fields)
+            row_insert(approval)
             audit_record(
                 kind="approval.bypassed" if is_bypass else "approval.created",
                 tenant_id=application.tenant_id,
