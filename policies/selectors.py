@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 
 from approvals.models import Application, ApprovalRequest
 from devices.models import Device
 from mfa_server.addresses import parse_networks
 from mfa_server.config_cache import cached
+from mfa_server.rows import row_get, rows_filter
 from policies import engine
 from policies.models import DEFAULT_FACTORS, CertAuthority, Policy, cidr_lines
 from tenants.models import Subscriber, Tenant
@@ -186,33 +187,36 @@ class SubscriberLookup:
 
 
 def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules, now: datetime) -> SubscriberLookup:
-    """Look the subscriber up with what the rules need; the active devices come along for the caller."""
-    last_refusal = (
-        ApprovalRequest.objects.filter(_REFUSED, subscriber=OuterRef("pk")).order_by("-decided_at").values("decided_at")
-    )
-    try:  # get(), not first(): the username is unique per tenant, so no ORDER BY
-        subscriber = Subscriber.objects.annotate(last_refusal_at=Subquery(last_refusal[:1])).get(
-            tenant_id=tenant_id, username=username
-        )
-    except Subscriber.DoesNotExist:
+    """Look the subscriber up with what the rules need; the active devices come along for the caller.
+
+    Every login starts here: the subscriber and devices are read without the ORM's compiler
+    (``mfa_server.rows``), and each fact is read only when a rule in force needs it.
+    """
+    subscriber = row_get(Subscriber, tenant_id=tenant_id, username=username)
+    if subscriber is None:
         return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
-    requests = ApprovalRequest.objects.filter(subscriber=subscriber)
+    requests = ApprovalRequest.objects.filter(subscriber_id=subscriber.pk)
     devices = tuple(
-        ActiveDevice(*row)
-        for row in Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).values_list(
-            "pk", "created_at", "fcm_token", "webpush_subscription"
-        )
+        ActiveDevice(device.pk, device.created_at, device.fcm_token, device.webpush_subscription)
+        for device in rows_filter(Device, subscriber_id=subscriber.pk, status=Device.Status.ACTIVE)
     )
     facts = engine.SubscriberFacts(
         username=username,
         device_enrolled_at=tuple(device.created_at for device in devices),
         known_ips=_known_ips(requests, rules),
         push_times=_push_times(requests, rules, now),
-        last_refusal_at=subscriber.last_refusal_at,
+        last_refusal_at=_last_refusal_at(requests, rules),
         # The approvals core counts fraud reports and wrong-number denials; approval and unlock reset it.
         strikes=subscriber.failed_attempts,
     )
     return SubscriberLookup(subscriber=subscriber, facts=facts, devices=devices)
+
+
+def _last_refusal_at(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules) -> datetime | None:
+    """When the subscriber last denied or reported a push; only the cool-down reads it (None when off)."""
+    if not rules.cooldown_seconds:
+        return None
+    return requests.filter(_REFUSED).order_by("-decided_at").values_list("decided_at", flat=True).first()
 
 
 def _push_times(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules, now: datetime) -> tuple[datetime, ...]:
