@@ -47,6 +47,7 @@ from mfa_server.rows import row_get, row_insert
 from policies.facts import RequestFacts
 from policies.services import policy_enforce_approval, policy_enforce_evaluation
 from tenants.models import Subscriber, Tenant
+from tenants.services import subscriber_lock
 
 Status = ApprovalRequest.Status
 DECISION_STATUS = {"approve": Status.APPROVED, "deny": Status.DENIED, "fraud": Status.FRAUD}
@@ -463,11 +464,7 @@ def _count_outcome(*, subscriber: Subscriber, status: str, reason: str) -> None:
     if reason not in ("number_mismatch", "user_fraud"):
         return
     Subscriber.objects.filter(pk=subscriber.pk).update(failed_attempts=F("failed_attempts") + 1)
-    locked = Subscriber.objects.filter(
-        pk=subscriber.pk, status=Subscriber.Status.ACTIVE, failed_attempts__gte=settings.MFA_LOCKOUT_THRESHOLD
-    ).update(status=Subscriber.Status.LOCKED)
-    if locked:
-        audit_record(kind="subscriber.locked", tenant_id=subscriber.tenant_id, subscriber_id=subscriber.pk)
+    subscriber_lock(subscriber=subscriber, failed_attempts__gte=settings.MFA_LOCKOUT_THRESHOLD)
 
 
 # --- cancelling and expiring -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from fallbacks.exceptions import FallbackBackoffError
 from fallbacks.models import SubscriberBackoff
 from mfa_server import ratelimit
 from tenants.models import Subscriber
+from tenants.services import subscriber_lock
 
 _APP_SCOPE = "fallback-code"
 
@@ -76,17 +77,11 @@ def failure_record(*, application: Application, subscriber: Subscriber, now: dat
         streak.next_attempt_at = now + timedelta(seconds=delay) if delay else None
         streak.save(update_fields=["failures", "last_failure_at", "next_attempt_at"])
     if streak.failures >= settings.MFA_LOCKOUT_THRESHOLD:
-        locked = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.ACTIVE).update(
-            status=Subscriber.Status.LOCKED
+        subscriber_lock(
+            subscriber=subscriber,
+            actor=f"app:{application.integration_key}",
+            detail={"consecutive_wrong_codes": streak.failures, "cause": "wrong_codes"},
         )
-        if locked:
-            audit_record(
-                kind="subscriber.locked",
-                tenant_id=subscriber.tenant_id,
-                actor=f"app:{application.integration_key}",
-                subscriber_id=subscriber.pk,
-                detail={"consecutive_wrong_codes": streak.failures, "cause": "wrong_codes"},
-            )
     return streak.failures
 
 

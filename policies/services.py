@@ -26,6 +26,7 @@ from policies.facts import RequestFacts
 from policies.models import CertAuthority, Policy
 from policies.selectors import ActiveDevice, CertificateTrust, EffectivePolicy, effective_policy, subscriber_facts
 from tenants.models import Subscriber
+from tenants.services import subscriber_lock
 
 logger = logging.getLogger(__name__)
 
@@ -155,20 +156,6 @@ def _audit_refusal(
     )
 
 
-def _lock(subscriber: Subscriber, actor: str) -> None:
-    locked = Subscriber.objects.filter(pk=subscriber.pk, status=Subscriber.Status.ACTIVE).update(
-        status=Subscriber.Status.LOCKED
-    )
-    if locked:
-        audit_record(
-            kind="subscriber.locked",
-            tenant_id=subscriber.tenant_id,
-            actor=actor,
-            subscriber_id=subscriber.pk,
-            detail={"rule": "fraud_lockout"},
-        )
-
-
 def policy_decide(
     *,
     application: Application,
@@ -199,7 +186,7 @@ def policy_decide(
         actor = f"app:{application.integration_key}"
         _audit_refusal(evaluation, tenant_id=application.tenant_id, actor=actor, facts=facts, phase=phase.value)
         if decision.lock_subscriber and evaluation.subscriber is not None:
-            _lock(evaluation.subscriber, actor)
+            subscriber_lock(subscriber=evaluation.subscriber, actor=actor, detail={"rule": "fraud_lockout"})
     return evaluation
 
 
