@@ -44,17 +44,17 @@ def preauth(*, application: Application, username: str, facts: RequestFacts | No
     The policy goes first (networks, client certificate, unknown users); ``facts`` carries what the
     request presented (None: nothing, which fails any network or certificate rule closed).
     """
-    settled = policy_preauth(application=application, username=username, facts=facts)
+    settled, evaluation = policy_preauth(application=application, username=username, facts=facts)
     if settled is not None:
         return PreauthResult(result=settled[0], reason=settled[1])
-    subscriber = Subscriber.objects.filter(tenant_id=application.tenant_id, username=username).first()
+    subscriber = evaluation.subscriber  # the policy's facts loaded the subscriber and their active devices
     if subscriber is None:
         return PreauthResult(result="enroll", reason="unknown_user")
     if subscriber.status == Subscriber.Status.BYPASS:
         return PreauthResult(result="allow", reason="bypass")
     if subscriber.is_blocked:
         return PreauthResult(result="deny", reason=subscriber.status)
-    active = list(Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).order_by("pk"))
+    active = list(evaluation.devices)
     if not active:
         return PreauthResult(result="enroll", reason="no_active_device")
     # Factors and capabilities: allowed by the policy (in its order) and held by the subscriber.

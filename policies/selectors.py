@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
@@ -168,22 +167,12 @@ _REFUSED = Q(status=ApprovalRequest.Status.FRAUD) | Q(
 
 
 @dataclass(frozen=True)
-class ActiveDevice:
-    """An active device of a subscriber: when it was enrolled (policy) and where it can be reached (push)."""
-
-    pk: int
-    created_at: datetime
-    fcm_token: str
-    webpush_subscription: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
 class SubscriberLookup:
     """The subscriber (None when unknown), what the engine needs to know about them, and their active devices."""
 
     subscriber: Subscriber | None
     facts: engine.SubscriberFacts
-    devices: tuple[ActiveDevice, ...] = ()
+    devices: tuple[Device, ...] = ()  # active, in enrolment (primary key) order
 
 
 def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules, now: datetime) -> SubscriberLookup:
@@ -196,10 +185,7 @@ def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules
     if subscriber is None:
         return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
     requests = ApprovalRequest.objects.filter(subscriber_id=subscriber.pk)
-    devices = tuple(
-        ActiveDevice(device.pk, device.created_at, device.fcm_token, device.webpush_subscription)
-        for device in rows_filter(Device, subscriber_id=subscriber.pk, status=Device.Status.ACTIVE)
-    )
+    devices = tuple(rows_filter(Device, subscriber_id=subscriber.pk, status=Device.Status.ACTIVE))
     facts = engine.SubscriberFacts(
         username=username,
         device_enrolled_at=tuple(device.created_at for device in devices),

@@ -24,7 +24,7 @@ from policies.certificates import check_certificate, decode_forwarded_pem
 from policies.exceptions import PolicyDeniedError, PushRateLimitedError
 from policies.facts import RequestFacts
 from policies.models import CertAuthority, Policy
-from policies.selectors import ActiveDevice, CertificateTrust, EffectivePolicy, effective_policy, subscriber_facts
+from policies.selectors import CertificateTrust, EffectivePolicy, effective_policy, subscriber_facts
 from tenants.models import Subscriber
 from tenants.services import subscriber_lock
 
@@ -47,13 +47,14 @@ _PKI_REASONS = {
 class Evaluation:
     """A decision plus the subscriber it was about (None when unknown or not about a user).
 
-    ``devices`` are the subscriber's active devices, as the facts saw them (empty when not looked up).
+    ``devices`` are the subscriber's active devices in enrolment order, as the facts saw them (empty when
+    not looked up).
     """
 
     decision: engine.Decision
     subscriber: Subscriber | None
     policy: EffectivePolicy
-    devices: tuple[ActiveDevice, ...] = ()
+    devices: tuple[Device, ...] = ()
 
 
 def _builtin_check(pem: str, tenant_id: int, now: datetime) -> engine.CertificateFacts:
@@ -190,18 +191,20 @@ def policy_decide(
     return evaluation
 
 
-def policy_preauth(*, application: Application, username: str, facts: RequestFacts | None) -> tuple[str, str] | None:
-    """``(result, reason)`` for preauth when the policy settles it (deny, unknown user); None: go on."""
-    decision = policy_decide(
-        application=application, username=username, facts=facts, phase=engine.Phase.PREAUTH
-    ).decision
+def policy_preauth(
+    *, application: Application, username: str, facts: RequestFacts | None
+) -> tuple[tuple[str, str] | None, Evaluation]:
+    """``(result, reason)`` for preauth when the policy settles it (deny, unknown user), else None; and the
+    evaluation, whose subscriber and active devices the caller goes on with."""
+    evaluation = policy_decide(application=application, username=username, facts=facts, phase=engine.Phase.PREAUTH)
+    decision = evaluation.decision
     if decision.outcome == engine.Outcome.ENROLL:
-        return "enroll", "unknown_user"
+        return ("enroll", "unknown_user"), evaluation
     if decision.outcome == engine.Outcome.BYPASS:
-        return "allow", "unknown_user_allowed"
+        return ("allow", "unknown_user_allowed"), evaluation
     if decision.outcome == engine.Outcome.DENY:
-        return "deny", decision.reason
-    return None
+        return ("deny", decision.reason), evaluation
+    return None, evaluation
 
 
 def raise_for(decision: engine.Decision) -> None:
