@@ -128,12 +128,7 @@ def application_rotate_secret(*, application: Application, actor: str) -> str:
 # --- creating a transaction -------------------------------------------------------------------
 
 
-def subscriber_for_login(*, application: Application, username: str) -> Subscriber:
-    """The subscriber who may be asked to approve; raises when unknown, disabled or locked."""
-    return _may_log_in(Subscriber.objects.filter(tenant_id=application.tenant_id, username=username).first())
-
-
-def _may_log_in(subscriber: Subscriber | None) -> Subscriber:
+def subscriber_may_log_in(subscriber: Subscriber | None) -> Subscriber:
     """``subscriber`` unless unknown (``SubscriberUnknownError``), disabled or locked (``SubscriberDeniedError``)."""
     if subscriber is None:
         raise SubscriberUnknownError()
@@ -169,7 +164,7 @@ def approval_request_create(
     evaluation = policy_enforce_evaluation(
         application=application, username=username, facts=request_facts, end_user_ip=context.ip
     )
-    subscriber = _may_log_in(evaluation.subscriber)
+    subscriber = subscriber_may_log_in(evaluation.subscriber)
     is_bypass = subscriber.status == Subscriber.Status.BYPASS
     if not is_bypass and not evaluation.devices:
         raise SubscriberUnknownError()

@@ -25,7 +25,7 @@ from approvals.exceptions import (
     SubscriberUnknownError,
 )
 from approvals.models import Application, ApprovalRequest
-from approvals.services import LoginContext, approval_replayed, approval_request_transition, subscriber_for_login
+from approvals.services import LoginContext, approval_replayed, approval_request_transition, subscriber_may_log_in
 from audit.services import audit_record
 from devices.models import Device
 from devices.services import device_audit
@@ -49,7 +49,7 @@ from mfa_server.crypto import decrypt_secret, encrypt_secret
 from policies.engine import Phase
 from policies.facts import RequestFacts
 from policies.selectors import effective_policy
-from policies.services import policy_enforce
+from policies.services import Evaluation, policy_enforce_evaluation
 from tenants.models import Subscriber, Tenant
 
 logger = logging.getLogger(__name__)
@@ -69,17 +69,16 @@ def factor_require_allowed(*, application: Application, factor: str) -> None:
 
 def _policy_gate(
     *, application: Application, username: str, context: LoginContext, request_facts: RequestFacts | None
-) -> str:
+) -> Evaluation:
     """The policy's locks (networks, client certificate, unknown users, fraud strikes) before a code factor.
 
-    Push fatigue rules do not apply (no push is sent). Returns the deciding rule for ``policy_rule``.
-    Raises ``PolicyDeniedError`` (audited by the policy engine). ``request_facts`` None means "no
-    address, no certificate": network and certificate rules fail closed.
+    Push fatigue rules do not apply (no push is sent). The evaluation carries the deciding rule (for
+    ``policy_rule``) and the subscriber it looked up. Raises ``PolicyDeniedError`` (audited by the policy
+    engine). ``request_facts`` None means "no address, no certificate": network and certificate rules fail closed.
     """
-    decision = policy_enforce(
+    return policy_enforce_evaluation(
         application=application, username=username, facts=request_facts, phase=Phase.PREAUTH, end_user_ip=context.ip
     )
-    return decision.rule
 
 
 def _actor(application: Application) -> str:
@@ -151,15 +150,15 @@ def _login_begin(
 ) -> _Login:
     """Check the factor and the policy's locks, then find the subscriber (raises when any refuses)."""
     factor_require_allowed(application=application, factor=factor)
-    policy_rule = _policy_gate(application=application, username=username, context=context, request_facts=request_facts)
+    evaluation = _policy_gate(application=application, username=username, context=context, request_facts=request_facts)
     return _Login(
         application=application,
-        subscriber=subscriber_for_login(application=application, username=username),
+        subscriber=subscriber_may_log_in(evaluation.subscriber),
         factor=factor,
         context=context,
         request_digest=request_digest,
-        policy_rule=policy_rule,
-        ttl_seconds=effective_policy(application=application).approval_timeout_seconds,
+        policy_rule=evaluation.decision.rule,
+        ttl_seconds=evaluation.policy.approval_timeout_seconds,
         now=timezone.now(),
     )
 

@@ -215,25 +215,6 @@ def raise_for(decision: engine.Decision) -> None:
         raise PolicyDeniedError(rule=decision.rule, reason=decision.reason)
 
 
-def policy_enforce(
-    *,
-    application: Application,
-    username: str,
-    facts: RequestFacts | None,
-    phase: engine.Phase = engine.Phase.PUSH,
-    end_user_ip: str | None = None,
-) -> engine.Decision:
-    """Evaluate before a factor is used; raise on refusal (audited), else return the decision.
-
-    Raises:
-        PolicyDeniedError: a rule denied (extra: ``rule``, ``reason``).
-        PushRateLimitedError: push limit or cool-down (extra: ``rule``, ``reason``; ``retry_after``).
-    """
-    return policy_enforce_evaluation(
-        application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip
-    ).decision
-
-
 def policy_enforce_evaluation(
     *,
     application: Application,

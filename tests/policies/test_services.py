@@ -13,7 +13,7 @@ from policies.facts import RequestFacts
 from policies.models import Policy
 from policies.permissions import enforce_web_client
 from policies.selectors import effective_policy
-from policies.services import policy_enforce
+from policies.services import policy_enforce_evaluation
 from tenants.services import tenant_create
 from tests.policies.certs import escaped
 
@@ -44,13 +44,17 @@ def test_policy_clean__application_of_another_tenant_is_refused(tenant):
 def test_policy_enforce__caller_without_facts_uses_the_reported_ip(issued_app, phone, tenant):
     Policy.objects.create(tenant=tenant, user_networks_deny="203.0.113.0/24")
     with pytest.raises(PolicyDeniedError) as caught:
-        policy_enforce(application=issued_app.application, username="alice", facts=None, end_user_ip="203.0.113.4")
+        policy_enforce_evaluation(
+            application=issued_app.application, username="alice", facts=None, end_user_ip="203.0.113.4"
+        )
     assert caught.value.extra == {"rule": "user_network", "reason": "user_network_denied"}
-    decision = policy_enforce(application=issued_app.application, username="alice", facts=None, end_user_ip="192.0.2.1")
+    decision = policy_enforce_evaluation(
+        application=issued_app.application, username="alice", facts=None, end_user_ip="192.0.2.1"
+    ).decision
     assert decision.allowed
     assert decision.rule == ""
     with pytest.raises(PolicyDeniedError):  # an explicit end-user IP in the facts wins over the fallback
-        policy_enforce(
+        policy_enforce_evaluation(
             application=issued_app.application,
             username="alice",
             facts=RequestFacts(end_user_ip="203.0.113.9"),
