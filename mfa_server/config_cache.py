@@ -5,8 +5,8 @@ delete of a watched model replaces the token, at once and again when its transac
 ``QuerySet.update`` sends no signal: change watched rows with ``save``); a process that sees a new token
 (or cannot read it) drops everything it cached. So a change made through any process takes effect on
 every process from its next request (a request reads the token once; outside requests, every lookup
-reads it). The token also expires (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which
-bounds how long a change whose notice never reached Redis can go unseen. Without a shared cache (the
+reads it). The token also expires (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which bounds how long a change
+whose notice never reached Redis can go unseen. Without a shared cache (the
 embedded default) nothing is cached: another process could not be told.
 
 The first notice is sent before commit, so that the changing thread (and a test inside one transaction)
@@ -82,7 +82,8 @@ def _client() -> redis.Redis:
     """The shared cache's Redis (the default cache's location), through one connection pool per process."""
     url = settings.CACHES["default"]["LOCATION"]
     if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, decode_responses=True)
+        # Bounded waits: an unreachable Redis means "read the database", never a hung request.
+        _clients[url] = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
     return _clients[url]
 
 
