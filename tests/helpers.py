@@ -1,17 +1,21 @@
-"""Test doubles that play the outside parties for real: a signing relying service and a device with a key."""
+"""Test doubles that play the outside parties for real: a signing relying service, a device with a key,
+and a local HTTP server that records what the code under test sends to an outside service.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
-from urllib.parse import urlencode
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlencode
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -192,3 +196,136 @@ def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes]
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+# --- a local HTTP server that records requests ---------------------------------------------------
+
+
+@dataclass
+class RecordedRequest:
+    """One request a ``RecordingServer`` received (header names lower-cased)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float  # time.monotonic() on arrival
+    answered: threading.Event = field(default_factory=threading.Event)  # set once the answer was sent (or refused)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def form(self) -> dict[str, str]:
+        """An ``application/x-www-form-urlencoded`` body, one value a name."""
+        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
+    @property
+    def basic_auth(self) -> tuple[str, str] | None:
+        """The (user, password) of an ``Authorization: Basic`` header, if there is one."""
+        scheme, _, value = self.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        user, _, password = base64.b64decode(value).decode().partition(":")
+        return user, password
+
+
+@dataclass
+class Reply:
+    """What a ``RecordingServer`` answers: ``delay`` seconds later (a slow or hanging peer)."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+def json_reply(status: int, payload: Any, delay: float = 0.0) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), {"Content-Type": "application/json"}, delay)
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: _RecordingHttpServer
+
+    def _record_and_answer(self) -> None:
+        recording = self.server.recording
+        length = int(self.headers.get("Content-Length") or 0)
+        request = RecordedRequest(
+            method=self.command,
+            path=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=self.rfile.read(length),
+            at=time.monotonic(),
+        )
+        recording.requests.append(request)  # before answering: an answer may depend on how many came
+        reply = recording.answer(request)
+        if reply.delay:
+            time.sleep(reply.delay)
+        try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            self.wfile.flush()
+        except OSError:  # the client gave up waiting (its timeout)
+            self.close_connection = True
+        finally:
+            request.answered.set()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _record_and_answer  # noqa: N815
+
+    def log_message(self, *args: Any) -> None:  # keep test output quiet
+        pass
+
+
+class _RecordingHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, recording: RecordingServer) -> None:
+        self.recording = recording
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+
+
+class RecordingServer:
+    """A local HTTP server on 127.0.0.1, serving from a thread: keeps every request in ``requests``
+    (in arrival order) and answers each with ``answer(request)``.
+
+    It listens from construction on (on a port the kernel picks, so two servers never race for one);
+    ``stop()``, or leave its ``with`` block, to shut it down.
+    """
+
+    def __init__(self, answer: Callable[[RecordedRequest], Reply]) -> None:
+        self.answer = answer
+        self.requests: list[RecordedRequest] = []
+        self._server = _RecordingHttpServer(self)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_answered(self, count: int, *, timeout: float = 5.0, path_suffix: str = "") -> list[RecordedRequest]:
+        """Wait until ``count`` requests (whose path ends with ``path_suffix``) came and were answered."""
+        matching = wait_until(
+            lambda: len(found := [r for r in self.requests if r.path.endswith(path_suffix)]) >= count and found,
+            timeout=timeout,
+        )
+        for request in matching:
+            assert request.answered.wait(timeout), f"{request.path} not answered within {timeout}s"
+        return matching
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

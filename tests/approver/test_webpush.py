@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import http_ece
 import jwt
@@ -24,48 +22,25 @@ from devices.delivery.base import PushMessage
 from devices.delivery.webpush import WebPushBackend
 from devices.models import Device
 from devices.services import device_set_webpush_subscription
-from tests.helpers import wait_until
+from tests.helpers import RecordingServer, Reply, wait_until
 
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class PushService:
-    """A push service endpoint on 127.0.0.1 that records requests and answers with ``status``."""
+class PushService(RecordingServer):
+    """A push service endpoint on 127.0.0.1 that records requests and answers with ``status`` (no body)."""
 
     def __init__(self, status: int = 201) -> None:
-        self.status, self.requests = status, []
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                service.requests.append(({k.lower(): v for k, v in self.headers.items()}, self.path, body))
-                self.send_response(service.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.status = status
+        super().__init__(lambda request: Reply(self.status))
 
 
 @pytest.fixture
 def push_service():
-    service = PushService()
-    yield service
-    service.stop()
+    with PushService() as service:
+        yield service
 
 
 @pytest.fixture
@@ -109,7 +84,8 @@ def test_webpush__login_attempt__encrypted_push_carries_only_the_transaction_id(
     assert created.status_code == 201, created.json()
     txid = created.json()["txid"]
 
-    headers, path, body = wait_until(lambda: push_service.requests, timeout=10)[0]
+    request = wait_until(lambda: push_service.requests, timeout=10)[0]
+    headers, path, body = request.headers, request.path, request.body
     assert path == "/push/sub-1"
     assert headers["content-encoding"] == "aes128gcm"
     assert headers["urgency"] == "high"
@@ -132,7 +108,7 @@ def test_webpush__wrong_auth_secret__cannot_decrypt(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         relying.auth("alice")
-    _, _, body = wait_until(lambda: push_service.requests, timeout=10)[0]
+    body = wait_until(lambda: push_service.requests, timeout=10)[0].body
     stranger = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(http_ece.ECEException):
         http_ece.decrypt(body, private_key=stranger, auth_secret=os.urandom(16), version="aes128gcm")

@@ -11,9 +11,7 @@ import base64
 import hashlib
 import re
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +24,7 @@ from django.db import connections
 from approvals.models import ApprovalRequest
 from duo.models import RedirectUri
 from tests.duo.conftest import activate_device
+from tests.helpers import RecordingServer, Reply
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -45,26 +44,11 @@ def _spki_pin(cert_path: Any) -> str:
 @pytest.fixture
 def app_callback(issued_app) -> Iterator[str]:
     """The relying application's redirect URI: a local HTTP page, registered for the application."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = b"<p id=app>callback received</p>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    uri = f"http://localhost:{server.server_address[1]}/duo-callback"
-    RedirectUri.objects.create(application=issued_app.application, uri=uri)
-    yield uri
-    server.shutdown()
-    server.server_close()
+    page = Reply(200, b"<p id=app>callback received</p>", {"Content-Type": "text/html"})
+    with RecordingServer(lambda request: page) as server:
+        uri = f"http://localhost:{server.port}/duo-callback"
+        RedirectUri.objects.create(application=issued_app.application, uri=uri)
+        yield uri
 
 
 @pytest.fixture

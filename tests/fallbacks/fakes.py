@@ -2,93 +2,26 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+
+from tests.helpers import RecordedRequest, RecordingServer, json_reply
+
+Responder = Callable[[RecordedRequest], tuple[int, Any]]
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def form(self) -> dict[str, str]:
-        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def basic_auth(self) -> tuple[str, str] | None:
-        scheme, _, value = self.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "basic":
-            return None
-        user, _, password = base64.b64decode(value).decode().partition(":")
-        return user, password
-
-
-Responder = Callable[[Recorded], tuple[int, Any]]
-
-
-@dataclass
-class FakeHttpServer:
+class FakeHttpServer(RecordingServer):
     """Records every request and answers with ``responder(request) -> (status, json body)``."""
 
-    responder: Responder
-    requests: list[Recorded] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                recorded = Recorded(
-                    method=self.command,
-                    path=self.path,
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=self.rfile.read(length),
-                )
-                fake.requests.append(recorded)
-                status, payload = fake.responder(recorded)
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            do_POST = do_PUT = do_GET = _handle  # noqa: N815
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def __init__(self, responder: Responder) -> None:
+        super().__init__(lambda request: json_reply(*responder(request)))
 
 
 TWILIO_SID = "AC" + "0" * 31 + "1"
 TWILIO_TOKEN = "test-auth-token"  # noqa: S105
 
 
-def twilio_messages_responder(request: Recorded) -> tuple[int, Any]:
+def twilio_messages_responder(request: RecordedRequest) -> tuple[int, Any]:
     """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` as Twilio answers it (201 + the message)."""
     expected_path = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
     if request.basic_auth != (TWILIO_SID, TWILIO_TOKEN):

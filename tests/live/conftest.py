@@ -1,8 +1,8 @@
 """Fixtures for tests with real processes, real sockets and fake external providers.
 
 - ``ServerProcess``: a subprocess in its own process group, started until its port answers, killed as a group.
-- ``HttpRecorder``: a stdlib HTTP server in a thread that records requests and answers from a script
-  (a relying service's webhook receiver, or a fake FCM HTTP v1 + OAuth token endpoint).
+- ``HttpRecorder``: the shared recording HTTP server (``tests.helpers.RecordingServer``) answering JSON from a
+  script (a relying service's webhook receiver, or a fake FCM HTTP v1 + OAuth token endpoint).
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +22,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from tests.helpers import free_port, wait_for_port, wait_until
+from tests.helpers import RecordedRequest, RecordingServer, free_port, json_reply, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -196,95 +194,30 @@ def start_procfile(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], dict[s
 # --- scripted HTTP receivers ----------------------------------------------------------------------
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-    answered: threading.Event = field(default_factory=threading.Event)
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+JsonResponder = Callable[[RecordedRequest], tuple[int, Any, float]]
 
 
-@dataclass
-class HttpRecorder:
-    """A local HTTP server: ``responder(request) -> (status, json_body, delay_seconds)``; keeps every request."""
+class HttpRecorder(RecordingServer):
+    """The shared recording server answering ``responder(request) -> (status, json_body, delay_seconds)``."""
 
-    responder: Callable[[Recorded], tuple[int, Any, float]]
-    requests: list[Recorded] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    def __init__(self, responder: JsonResponder) -> None:
+        super().__init__(lambda request: json_reply(*responder(request)))
 
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def start(self) -> HttpRecorder:
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                request = Recorded(
-                    method=self.command,
-                    path=self.path,
-                    headers={k.lower(): v for k, v in self.headers.items()},
-                    body=self.rfile.read(length),
-                    at=time.monotonic(),
-                )
-                recorder.requests.append(request)
-                status, body, delay = recorder.responder(request)
-                if delay:
-                    time.sleep(delay)
-                raw = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                    self.wfile.flush()
-                except OSError:  # the client gave up waiting (its timeout)
-                    self.close_connection = True
-                finally:
-                    request.answered.set()
-
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def wait_answered(self, count: int, *, timeout: float = 5.0, path_suffix: str = "") -> list[Recorded]:
+    def wait_answered(self, count: int, *, timeout: float = 5.0, path_suffix: str = "") -> list[RecordedRequest]:
         """Wait until ``count`` requests (ending in ``path_suffix``) were answered, then let the
         sender's bookkeeping settle: it writes to the database right after our answer."""
-        matching = wait_until(
-            lambda: len(found := [r for r in self.requests if r.path.endswith(path_suffix)]) >= count and found,
-            timeout=timeout,
-        )
-        for request in matching:
-            assert request.answered.wait(timeout), f"{request.path} not answered within {timeout}s"
+        matching = super().wait_answered(count, timeout=timeout, path_suffix=path_suffix)
         time.sleep(SETTLE_SECONDS)
         return matching
 
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
 
 @pytest.fixture
-def http_recorder() -> Iterator[Callable[[Callable[[Recorded], tuple[int, Any, float]]], HttpRecorder]]:
+def http_recorder() -> Iterator[Callable[[JsonResponder], HttpRecorder]]:
     """``http_recorder(responder)`` starts a recording HTTP server; stopped after the test."""
     started: list[HttpRecorder] = []
 
-    def start(responder: Callable[[Recorded], tuple[int, Any, float]]) -> HttpRecorder:
-        recorder = HttpRecorder(responder).start()
+    def start(responder: JsonResponder) -> HttpRecorder:
+        recorder = HttpRecorder(responder)
         started.append(recorder)
         return recorder
 
@@ -303,8 +236,8 @@ FCM_ACCESS_TOKEN = "fake-access-token-for-tests"
 class FakeFcm:
     """FCM HTTP v1 as firebase-admin sees it; ``answers[token] = (status, fcm_status, error_code, delay)``."""
 
-    recorder: HttpRecorder
     answers: dict[str, tuple[int, str, str, float]] = field(default_factory=dict)
+    recorder: HttpRecorder = field(init=False)
 
     def sends(self) -> list[dict[str, Any]]:
         """Every message the fake received, in order (the ``message`` object of each send)."""
@@ -313,7 +246,7 @@ class FakeFcm:
     def sent_to(self, token: str) -> list[dict[str, Any]]:
         return [m for m in self.sends() if m.get("token") == token]
 
-    def respond(self, request: Recorded) -> tuple[int, Any, float]:
+    def respond(self, request: RecordedRequest) -> tuple[int, Any, float]:
         if request.path == "/token":
             return 200, {"access_token": FCM_ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"}, 0
         if request.path != f"/v1/projects/{FCM_PROJECT}/messages:send":
@@ -357,8 +290,8 @@ def fake_fcm(http_recorder, settings, monkeypatch) -> FakeFcm:
     """Routes the real firebase-admin client to a local fake and turns on the FCM push backend."""
     from firebase_admin import messaging
 
-    fake = FakeFcm(recorder=HttpRecorder(lambda r: (500, {}, 0)))
-    fake.recorder = http_recorder(lambda request: fake.respond(request))
+    fake = FakeFcm()
+    fake.recorder = http_recorder(fake.respond)
     # firebase-admin 7.7 has no public endpoint override: the class attribute is read when the
     # (per-app, lazily created) messaging service is built, i.e. after this patch (probes.md §3).
     monkeypatch.setattr(messaging._MessagingService, "FCM_URL", f"{fake.recorder.url}/v1/projects/{{0}}/messages:send")
