@@ -1,4 +1,4 @@
-"""A process-local cache of the configuration every request reads (applications, policies).
+"""A process-local cache of the configuration every request reads (applications, policies, tenants).
 
 An entry is valid while a generation token in the shared cache (Redis) is unchanged. Every save or
 delete of a watched model replaces the token, at once and again when its transaction commits (bulk
@@ -6,14 +6,15 @@ delete of a watched model replaces the token, at once and again when its transac
 (or cannot read it) drops everything it cached. So a change made through any process takes effect on
 every process from its next request (a request reads the token once; outside requests, every lookup
 reads it). The token also expires (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which bounds how long a change
-whose notice never reached Redis can go unseen. Without a shared cache (the
-embedded default) nothing is cached: another process could not be told.
+whose notice never reached Redis can go unseen. Without a shared cache (the embedded default) nothing is
+cached: another process could not be told.
 
 The first notice is sent before commit, so that the changing thread (and a test inside one transaction)
 reads its own write; a thread that reads a watched row it changed in a still-open transaction puts that
 uncommitted value in the process's cache until the commit's notice. The product never does so.
 
-Cached values are shared between threads: store immutable values, or copy them on the way out.
+Cached values are shared between threads and requests: never change one (copy it first when a caller
+must attach something to it).
 """
 
 from __future__ import annotations
