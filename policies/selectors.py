@@ -206,14 +206,16 @@ def _last_refusal_at(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRu
 
 
 def _push_times(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules, now: datetime) -> tuple[datetime, ...]:
-    """When the subscriber's pushes in the window were sent; only the push limit reads them (none when off)."""
+    """When the subscriber's latest pushes in the window were sent; only the push limit reads them (none
+    when off). The newest ``push_limit`` of them decide both the limit and when it frees up."""
     if not rules.push_limit:
         return ()
     window_start = now - timedelta(seconds=rules.push_window_seconds)
     return tuple(
         requests.filter(factor=ApprovalRequest.Factor.PUSH, created_at__gt=window_start)
         .exclude(status_reason="bypass")
-        .values_list("created_at", flat=True)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[: rules.push_limit]
     )
 
 

@@ -154,6 +154,21 @@ def test_relying_client_certificate__uploaded_ca(relying_via, phone, tenant_poli
 # --- push fatigue -------------------------------------------------------------------------------------------------
 
 
+def test_push_limit__lowered_below_the_pushes_already_sent__waits_for_the_newest_limit_to_age_out(
+    relying, phone, tenant_policy, time_machine
+):
+    time_machine.move_to(timezone.now(), tick=False)
+    tenant_policy(push_limit=10, push_window_seconds=300, cooldown_seconds=0)
+    for _ in range(4):  # pushes at 0, 60, 120 and 180 s
+        assert push(relying).status_code == 201
+        time_machine.shift(60)
+    tenant_policy(push_limit=2)  # now at 240 s: the second newest push (120 s) frees a slot at 420 s
+
+    body = problem(push(relying), 429, "push_rate_limited")
+
+    assert body["fields"] == {"retry_after": 180, "rule": "push_limit", "reason": "too_many_pushes"}
+
+
 def test_push_limit__n_plus_first_refused_then_window_ends(relying, phone, tenant_policy, time_machine):
     time_machine.move_to(timezone.now(), tick=False)
     tenant_policy(push_limit=3, push_window_seconds=300, cooldown_seconds=0)
