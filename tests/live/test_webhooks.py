@@ -101,10 +101,11 @@ def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, r
     assert len(hook.requests) == 2
 
 
-def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relying, phone):
+def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relying, phone, settings):
     # The receiver holds the first delivery 5 s and the second 4 s, so both are in flight while
     # the requests are measured (with a wide margin on a loaded machine), and their bookkeeping
-    # writes land about a second apart.
+    # writes land about a second apart. The sender waits longer than that: slow, not failed.
+    settings.MFA_WEBHOOK_TIMEOUT_SECONDS = 15.0
     hook = receiver(lambda request: (200, {}, 5.0 if len(hook.requests) == 1 else 4.0))
     first = relying.auth("alice", display_text="one").json()
     second = relying.auth("alice", display_text="two").json()
