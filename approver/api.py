@@ -37,6 +37,7 @@ from devices import services as device_services
 from devices.delivery.webpush import vapid_public_key
 from devices.models import Device, Enrollment
 from mfa_server.net import client_ip
+from mfa_server.outputs import represent
 from policies.permissions import DeviceConnectionPermission, enforce_web_client
 from tenants.branding import brand_for
 
@@ -162,7 +163,7 @@ class PendingApprovalsApi(DeviceSessionApi):
 class ApprovalDetailApi(DeviceSessionApi):
     def get(self, request: Request, approval_id: UUID) -> Response:
         approval = approval_selectors.approval_request_get_for_device(device=self.device, approval_id=approval_id)
-        return Response(ApprovalDetailSerializer(approval).data)
+        return Response(represent(ApprovalDetailSerializer, approval))
 
 
 class DecisionOptionsApi(DeviceSessionApi):
@@ -185,7 +186,7 @@ class DecisionApi(DeviceSessionApi):
         approval = approval_services.approval_request_decide_webauthn(
             device=self.device, approval_id=approval_id, client_ip=client_ip(request), **data.validated_data
         )
-        body = dict(DecisionOutputSerializer(approval).data)
+        body = dict(represent(DecisionOutputSerializer, approval))
         body["result"] = relying_result(approval.status)
         return Response(body)
 

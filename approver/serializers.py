@@ -9,7 +9,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from approvals.models import ApprovalRequest
-from devices.api.serializers import ApprovalDetailSerializer
+from devices.api.serializers import ApprovalDetailSerializer, DecisionOutputSerializer
 from devices.models import Device
 from devices.proofs import DECISIONS
 
@@ -105,9 +105,4 @@ class HistorySerializer(serializers.ModelSerializer):
         return device is not None and obj.decided_by_id == device.pk
 
 
-class DecisionOutputSerializer(serializers.Serializer):
-    approval_id = serializers.UUIDField(source="id")
-    status = serializers.CharField()
-
-
-__all__ = ["ApprovalDetailSerializer"]
+__all__ = ["ApprovalDetailSerializer", "DecisionOutputSerializer"]

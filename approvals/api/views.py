@@ -23,6 +23,7 @@ from approvals.api.serializers import (
     login_context,
 )
 from approvals.models import Application
+from mfa_server.outputs import represent
 from policies.facts import request_facts
 from policies.permissions import RelyingConnectionPermission
 
@@ -88,7 +89,7 @@ class AuthApi(RelyingApi):
             approval = selectors.approval_request_wait(
                 approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
             )
-        return Response(ApprovalStatusSerializer(approval).data, status=201 if approval.is_pending else 200)
+        return Response(represent(ApprovalStatusSerializer, approval), status=201 if approval.is_pending else 200)
 
 
 class AuthStatusApi(RelyingApi):
@@ -104,11 +105,11 @@ class AuthStatusApi(RelyingApi):
         wait = min(query.validated_data["wait"], settings.MFA_STATUS_MAX_WAIT_SECONDS)
         if wait:
             approval = selectors.approval_request_wait(approval=approval, max_wait_seconds=wait)
-        return Response(ApprovalStatusSerializer(approval).data)
+        return Response(represent(ApprovalStatusSerializer, approval))
 
 
 class AuthCancelApi(RelyingApi):
     @extend_schema(summary="Cancel a pending transaction", request=None, responses=ApprovalStatusSerializer)
     def post(self, request: Request, txid: UUID) -> Response:
         approval = services.approval_request_cancel(application=self.application, approval_id=txid)
-        return Response(ApprovalStatusSerializer(approval).data)
+        return Response(represent(ApprovalStatusSerializer, approval))

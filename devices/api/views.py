@@ -24,6 +24,7 @@ from devices.api.serializers import (
 )
 from devices.models import Device
 from mfa_server.net import client_ip
+from mfa_server.outputs import represent
 from policies.permissions import DeviceConnectionPermission
 
 
@@ -91,7 +92,7 @@ class ApprovalDetailApi(DeviceApi):
     @extend_schema(summary="One approval with its login context", responses=ApprovalDetailSerializer)
     def get(self, request: Request, approval_id: UUID) -> Response:
         approval = approval_selectors.approval_request_get_for_device(device=self.device, approval_id=approval_id)
-        return Response(ApprovalDetailSerializer(approval).data)
+        return Response(represent(ApprovalDetailSerializer, approval))
 
 
 class ApprovalDecisionApi(DeviceApi):
@@ -107,4 +108,4 @@ class ApprovalDecisionApi(DeviceApi):
         approval = approval_services.approval_request_decide(
             device=self.device, approval_id=approval_id, client_ip=client_ip(request), **data.validated_data
         )
-        return Response(DecisionOutputSerializer(approval).data)
+        return Response(represent(DecisionOutputSerializer, approval))

@@ -25,6 +25,7 @@ from fallbacks.api.serializers import (
 )
 from fallbacks.codes import TOTP_DIGITS, TOTP_INTERVAL, totp_provisioning_uri
 from mfa_server.net import client_ip
+from mfa_server.outputs import represent
 from policies.facts import request_facts
 
 ERRORS = (
@@ -38,7 +39,7 @@ ERRORS = (
 
 
 def _status(approval: Any, status: int = 200) -> Response:
-    return Response(ApprovalStatusSerializer(approval).data, status=status)
+    return Response(represent(ApprovalStatusSerializer, approval), status=status)
 
 
 class FallbackRequestApi(RelyingApi):
