@@ -18,7 +18,7 @@ from devices.delivery.base import PushMessage
 from devices.live import broadcast_to_subscriber
 from devices.models import Device
 from devices.services import device_drop_webpush_subscription, device_invalidate_push_token
-from mfa_server.background import run_in_background, run_provider_call
+from mfa_server.background import run_provider_call
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def notify_devices_of_request(*, approval: ApprovalRequest, targets: list[Device
     approval_id, subscriber_id = str(approval.pk), approval.subscriber_id
     tenant_id = approval.subscriber.tenant_id
     event = {"type": "approval.request", "approval_id": approval_id}
-    transaction.on_commit(lambda: run_in_background(broadcast_to_subscriber, subscriber_id, event))
+    transaction.on_commit(lambda: broadcast_to_subscriber(subscriber_id, event))
     transaction.on_commit(
         lambda: run_provider_call(
             push_to_devices, targets, data={"approval_id": approval_id}, approval_id=approval_id, tenant_id=tenant_id
@@ -57,7 +57,7 @@ def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:
     """After commit: tell the subscriber's live devices that a request left the pending state."""
     subscriber_id = approval.subscriber_id
     event = {"type": "approval.updated", "approval_id": str(approval.pk), "status": approval.status}
-    transaction.on_commit(lambda: run_in_background(broadcast_to_subscriber, subscriber_id, event))
+    transaction.on_commit(lambda: broadcast_to_subscriber(subscriber_id, event))
 
 
 def push_to_devices(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from channels.layers import get_channel_layer
 
-from mfa_server.background import run_coroutine
+from mfa_server.background import start_coroutine
 
 
 def device_group_name(device_id: int) -> str:
@@ -23,12 +23,13 @@ def subscriber_group_name(subscriber_id: int) -> str:
 
 
 def broadcast_to_devices(device_ids: list[int], event: dict[str, str]) -> None:
-    """Send ``event`` to every live connection of these devices (call from a background thread)."""
+    """Send ``event`` to every live connection of these devices, from the background loop (returns at once)."""
     _send_to_groups([device_group_name(device_id) for device_id in device_ids], event)
 
 
 def broadcast_to_subscriber(subscriber_id: int, event: dict[str, str]) -> None:
-    """Send ``event`` to every live connection of the subscriber's devices (call from a background thread).
+    """Send ``event`` to every live connection of the subscriber's devices, from the background loop
+    (returns at once).
 
     A revoked device's connections are closed when it is revoked, so they have left the group.
     """
@@ -44,4 +45,4 @@ def _send_to_groups(groups: list[str], event: dict[str, str]) -> None:
         for group in groups:
             await layer.group_send(group, event)
 
-    run_coroutine(send_all())
+    start_coroutine(send_all())

@@ -22,7 +22,6 @@ from devices.live import broadcast_to_devices
 from devices.models import Device, Enrollment, WebAuthnCredential
 from devices.proofs import load_public_key
 from mfa_server import ratelimit
-from mfa_server.background import run_in_background
 from mfa_server.crypto import encrypt_secret, hash_token, random_token
 from mfa_server.errors import DomainError
 from tenants.models import Subscriber
@@ -333,7 +332,7 @@ def device_revoke(*, device: Device, actor: str) -> bool:
     if updated:
         device_audit(device, "device.revoked", actor=actor)
         event = {"type": "device.revoked"}
-        transaction.on_commit(lambda: run_in_background(broadcast_to_devices, [device.pk], event))
+        transaction.on_commit(lambda: broadcast_to_devices([device.pk], event))
     return bool(updated)
 
 

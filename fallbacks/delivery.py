@@ -13,7 +13,7 @@ from django.db import transaction
 from approvals.models import ApprovalRequest
 from approvals.notify import active_device_targets, push_to_devices
 from devices.live import broadcast_to_devices
-from mfa_server.background import run_in_background, run_provider_call
+from mfa_server.background import run_provider_call
 
 EVENT_TYPE = "session.code"
 
@@ -30,7 +30,7 @@ def session_code_deliver(*, approval: ApprovalRequest, code: str, expires_at_iso
         "application": approval.application.name,
     }
     tenant_id = approval.application.tenant_id
-    transaction.on_commit(lambda: run_in_background(broadcast_to_devices, [pk for pk, _, _ in targets], event))
+    transaction.on_commit(lambda: broadcast_to_devices([pk for pk, _, _ in targets], event))
     # The wake-up carries {approval_id, kind} only, so a sleeping app fetches the code itself.
     transaction.on_commit(
         lambda: run_provider_call(

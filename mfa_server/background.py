@@ -59,6 +59,14 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop[1]
 
 
-def run_coroutine(coro: Coroutine[Any, Any, Any], *, timeout: float = 10.0) -> Any:
-    """Run ``coro`` on the background event loop and wait for its result; call from sync code only."""
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result(timeout)
+def start_coroutine(coro: Coroutine[Any, Any, Any]) -> Future[Any]:
+    """Schedule ``coro`` on the background event loop without waiting for it (from sync code, e.g. on
+    commit: no pool thread in between); its failure is logged."""
+    future = asyncio.run_coroutine_threadsafe(coro, _background_loop())
+    future.add_done_callback(_log_failure)
+    return future
+
+
+def _log_failure(future: Future[Any]) -> None:
+    if not future.cancelled() and (error := future.exception()) is not None:
+        logger.error("background coroutine failed", exc_info=error)
