@@ -11,16 +11,18 @@ from __future__ import annotations
 from django.db import transaction
 
 from approvals.models import ApprovalRequest
-from approvals.notify import active_device_targets, push_to_devices
+from approvals.notify import DeviceTarget, push_to_devices
 from devices.live import broadcast_to_devices
 from mfa_server.background import run_provider_call
 
 EVENT_TYPE = "session.code"
 
 
-def session_code_deliver(*, approval: ApprovalRequest, code: str, expires_at_iso: str) -> None:
-    """After commit: the code to every live connection, and a code-less wake-up push to every device."""
-    targets = active_device_targets(subscriber_id=approval.subscriber_id)
+def session_code_deliver(
+    *, approval: ApprovalRequest, code: str, expires_at_iso: str, targets: list[DeviceTarget]
+) -> None:
+    """After commit: the code to every live connection of ``targets`` (the subscriber's active devices,
+    ``approvals.notify.active_device_targets``), and a code-less wake-up push to each of them."""
     approval_id = str(approval.pk)
     event = {
         "type": EVENT_TYPE,

@@ -25,6 +25,7 @@ from approvals.exceptions import (
     SubscriberUnknownError,
 )
 from approvals.models import Application, ApprovalRequest
+from approvals.notify import active_device_targets
 from approvals.services import LoginContext, approval_replayed, approval_request_transition, subscriber_may_log_in
 from audit.services import audit_record
 from devices.models import Device
@@ -104,6 +105,7 @@ class _Login:
     policy_rule: str
     ttl_seconds: int
     now: datetime
+    devices: tuple[Device, ...]  # the subscriber's active devices, as the policy's facts read them
 
     def open(self) -> ApprovalRequest:
         """Create the pending transaction (no push is sent) and audit it."""
@@ -160,6 +162,7 @@ def _login_begin(
         policy_rule=evaluation.decision.rule,
         ttl_seconds=evaluation.policy.approval_timeout_seconds,
         now=timezone.now(),
+        devices=evaluation.devices,
     )
 
 
@@ -387,7 +390,8 @@ def session_code_send(
     now = timezone.now()
     _require_pending(approval, now)
     lockout.require_not_blocked(subscriber_id=approval.subscriber_id)  # no new code (or SMS bill) once locked
-    if not Device.objects.filter(subscriber_id=approval.subscriber_id, status=Device.Status.ACTIVE).exists():
+    targets = active_device_targets(subscriber_id=approval.subscriber_id)
+    if not targets:
         raise FactorUnavailableError(factor=Factor.SESSION_CODE)
     with transaction.atomic():
         code, row = _code_issue(
@@ -398,7 +402,7 @@ def session_code_send(
             now=now,
         )
         _code_issued_audit(approval=approval, factor=Factor.SESSION_CODE, row=row, ip=client_ip)
-        session_code_deliver(approval=approval, code=code, expires_at_iso=row.expires_at.isoformat())
+        session_code_deliver(approval=approval, code=code, expires_at_iso=row.expires_at.isoformat(), targets=targets)
     return approval
 
 
@@ -530,7 +534,7 @@ def code_start(
             destination_hash=sms_limits.destination_hash(phone),
             now=now,
         )
-    elif not Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).exists():
+    elif not login.devices:
         raise SubscriberUnknownError()
     approval = login.open()
     try:
