@@ -10,8 +10,7 @@ from devices.models import Device, Enrollment
 from devices.services import device_audit, device_seen, normalize_activation_code
 from mfa_server.crypto import hash_token
 from mfa_server.errors import NotAuthenticatedError
-from mfa_server.rows import row_get
-from tenants.models import Subscriber
+from mfa_server.rows import row_get_with
 from tenants.selectors import subscriber_with_tenant
 
 REVOKED_AUDIT_INTERVAL_SECONDS = 60
@@ -23,10 +22,11 @@ def device_for_token(*, token: str, client_ip: str | None = None) -> Device:
     Raises ``NotAuthenticatedError`` for an unknown token and ``DeviceRevokedError`` for a revoked one,
     audited at most once a minute per device so a stale token cannot flood the audit chain.
     """
-    device = row_get(Device, token_hash=hash_token(token))  # every device request: no query compiler
+    # Every device request starts here: one joined read, no query compiler.
+    device = row_get_with(Device, "subscriber", token_hash=hash_token(token))
     if device is None:
         raise NotAuthenticatedError()
-    device.subscriber = subscriber_with_tenant(row_get(Subscriber, pk=device.subscriber_id))  # type: ignore[arg-type]
+    subscriber_with_tenant(device.subscriber)
     if not device.is_active:
         if cache.add(f"audit:device-revoked-refused:{device.pk}", 1, timeout=REVOKED_AUDIT_INTERVAL_SECONDS):
             device_audit(device, "device.revoked_refused", actor=f"device:{device.pk}", ip=client_ip)

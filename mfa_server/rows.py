@@ -40,6 +40,25 @@ def rows_filter[M: Model](model: type[M], **equals: Any) -> list[M]:
     return [model.from_db(connection.alias, attnames, _converted(row, converters)) for row in rows]
 
 
+def row_get_with[M: Model](model: type[M], relation: str, **equals: Any) -> M | None:
+    """``row_get`` with the row its foreign key ``relation`` (not null) points to, attached, in one joined read."""
+    fields, sql = _select_with(model, relation, tuple(equals))
+    params = [field.get_db_prep_value(value, connection) for field, value in zip(fields, equals.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    parent_model = model._meta.get_field(relation).related_model
+    attnames, converters = _row_shape(model)
+    parent_attnames, parent_converters = _row_shape(parent_model)
+    split = len(attnames)
+    instance = model.from_db(connection.alias, attnames, _converted(row[:split], converters))
+    parent = parent_model.from_db(connection.alias, parent_attnames, _converted(row[split:], parent_converters))
+    setattr(instance, relation, parent)
+    return instance
+
+
 def _converted(row: tuple[Any, ...], converters: list[tuple[int, list[Any], Col]]) -> list[Any]:
     values = list(row)
     for index, functions, column in converters:
@@ -55,6 +74,22 @@ def _select(model: type[Model], names: tuple[str, ...]) -> tuple[list[Field], st
     where = " AND ".join(f"{quote(field.column)} = %s" for field in fields)
     columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
     return fields, f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where} ORDER BY {quote(meta.pk.column)}"  # noqa: S608
+
+
+@cache
+def _select_with(model: type[Model], relation: str, names: tuple[str, ...]) -> tuple[list[Field], str]:
+    meta, quote = model._meta, connection.ops.quote_name
+    foreign_key = meta.get_field(relation)
+    parent_meta = foreign_key.related_model._meta
+    fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
+    columns = [f"c.{quote(field.column)}" for field in meta.concrete_fields]
+    columns += [f"p.{quote(field.column)}" for field in parent_meta.concrete_fields]
+    where = " AND ".join(f"c.{quote(field.column)} = %s" for field in fields)
+    join = f"p.{quote(foreign_key.target_field.column)} = c.{quote(foreign_key.column)}"
+    return fields, (
+        f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} c "  # noqa: S608 (names from the models)
+        f"JOIN {quote(parent_meta.db_table)} p ON {join} WHERE {where}"
+    )
 
 
 @cache
