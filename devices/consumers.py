@@ -73,6 +73,11 @@ class DeviceConsumer(AsyncJsonWebsocketConsumer):
         self.group_names = (device_group_name(device.pk), subscriber_group_name(device.subscriber_id))
         for group in self.group_names:
             await self.channel_layer.group_add(group, self.channel_name)
+        # A revocation between the check above and joining sent its close notice to a group this socket
+        # was not in yet: look again now that any later notice will reach it.
+        if not await Device.objects.filter(pk=device.pk, status=Device.Status.ACTIVE).aexists():
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         await self.accept()
         # Read what is pending only after joining the groups: a request created in between is then
         # announced twice (harmless) instead of not at all.

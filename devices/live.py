@@ -7,9 +7,13 @@ lookup; anything carrying a secret (session codes) goes to the groups of the dev
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.layers import get_channel_layer
 
 from mfa_server.background import start_coroutine
+
+SEND_TIMEOUT_SECONDS = 10
 
 
 def device_group_name(device_id: int) -> str:
@@ -29,9 +33,8 @@ def broadcast_to_devices(device_ids: list[int], event: dict[str, str]) -> None:
 
 def broadcast_to_subscriber(subscriber_id: int, event: dict[str, str]) -> None:
     """Send ``event`` to every live connection of the subscriber's devices, from the background loop
-    (returns at once).
-
-    A revoked device's connections are closed when it is revoked, so they have left the group.
+    (returns at once). A revoked device's connections are closed when it is revoked (and a connection
+    checks its device again after joining), so they leave the group.
     """
     _send_to_groups([subscriber_group_name(subscriber_id)], event)
 
@@ -42,7 +45,7 @@ def _send_to_groups(groups: list[str], event: dict[str, str]) -> None:
         return
 
     async def send_all() -> None:
-        for group in groups:
-            await layer.group_send(group, event)
+        for group in groups:  # bounded: a hung channel layer fails (logged) instead of piling up sends
+            await asyncio.wait_for(layer.group_send(group, event), SEND_TIMEOUT_SECONDS)
 
     start_coroutine(send_all())

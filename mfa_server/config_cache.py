@@ -39,7 +39,7 @@ GENERATION_KEY = "config-cache:generation"
 _lock = threading.Lock()
 _entries: dict[Hashable, Any] = {}
 _generation: str | None = None
-_request = threading.local()  # .token: the token this thread's current request read (None: read it)
+_request = threading.local()  # .token: what this thread's request read (None: not yet; "": Redis failed)
 _clients: dict[str, redis.Redis] = {}  # one pooled client per URL: building one per call costs more than the GET
 
 
@@ -112,7 +112,7 @@ def _shared_generation() -> str | None:
         return None
     in_request = getattr(_request, "active", False)
     if in_request and _request.token is not None:
-        return _request.token
+        return _request.token or None  # "": Redis failed earlier in this request, do not wait on it again
     try:
         token = _read_or_create_token()
     except Exception:  # noqa: BLE001  (Redis unreachable: read the database, forget what we held)
@@ -123,16 +123,21 @@ def _shared_generation() -> str | None:
             _entries.clear()
             _generation = None
     if in_request:
-        _request.token = token
+        _request.token = token or ""
     return token
 
 
+def _token_key() -> str:
+    """The token's key as the default cache names its keys (``KEY_PREFIX``, ``VERSION``)."""
+    return caches["default"].make_key(GENERATION_KEY)
+
+
 def _read_or_create_token() -> str | None:
-    client = _client()
-    token = client.get(GENERATION_KEY)
+    client, key = _client(), _token_key()
+    token = client.get(key)
     if token is None:
-        client.set(GENERATION_KEY, _new_token(), ex=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS, nx=True)
-        token = client.get(GENERATION_KEY)
+        client.set(key, _new_token(), ex=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS, nx=True)
+        token = client.get(key)
     return token
 
 
@@ -145,6 +150,6 @@ def _bump() -> None:
         return
     _request.token = None  # this thread's request reads its own change
     try:
-        _client().set(GENERATION_KEY, _new_token(), ex=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS)
+        _client().set(_token_key(), _new_token(), ex=settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS)
     except Exception:  # noqa: BLE001  (processes that cannot read the token do not cache either)
         logger.warning("could not publish a configuration change to the shared cache", exc_info=True)

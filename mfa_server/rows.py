@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
 from django.db.models.fields import AutoFieldMixin
@@ -29,7 +29,9 @@ def row_get[M: Model](model: type[M], **equals: Any) -> M | None:
 def rows_filter[M: Model](model: type[M], **equals: Any) -> list[M]:
     """Every row whose columns equal ``equals``, in primary-key order.
 
-    Keys are ``pk``, field names or attnames (``subscriber_id``); values are what the ORM would accept.
+    Keys are ``pk``, field names or attnames (``subscriber_id``); values are plain values the ORM would
+    accept for them (not None: ``= NULL`` matches nothing; not model instances: pass the key). The
+    ``default`` database only.
     """
     fields, sql = _select(model, tuple(equals))
     params = [field.get_db_prep_value(value, connection) for field, value in zip(fields, equals.values(), strict=True)]
@@ -106,11 +108,12 @@ def _row_shape(model: type[Model]) -> tuple[list[str], list[tuple[int, list[Any]
 
 
 def row_insert(instance: Model) -> None:
-    """INSERT ``instance`` as one new row. An automatic primary key is left to the database and stays
-    unset on ``instance``: use this for rows nobody refers to by id right away (or with a preset key)."""
+    """INSERT ``instance`` as one new row. An automatic primary key is always left to the database (a
+    preset one is ignored) and stays unset on ``instance``: use this for rows nobody refers to by id right
+    away, or for models whose key is not automatic (a UUID set by the caller)."""
     fields, sql = _insert(type(instance))
     cursor_params = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
-    with connection.cursor() as cursor:
+    with transaction.mark_for_rollback_on_error(), connection.cursor() as cursor:  # as Model.save does
         cursor.execute(sql, cursor_params)
     instance._state.adding, instance._state.db = False, connection.alias
 

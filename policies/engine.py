@@ -123,7 +123,7 @@ class SubscriberFacts:
     exists: bool = True
     device_enrolled_at: tuple[datetime, ...] = ()  # active devices
     known_ips: tuple[str, ...] = ()  # end-user IPs of earlier approved logins
-    push_times: tuple[datetime, ...] = ()  # pushes sent within the window, any order
+    push_times: tuple[datetime, ...] = ()  # the newest push_limit (or more) pushes in the window, any order
     last_refusal_at: datetime | None = None  # latest explicit denial or fraud report
     strikes: int = 0  # fraud reports and wrong-number denials since the last approval or unlock
 

@@ -212,7 +212,7 @@ def _push_times(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules, 
         return ()
     window_start = now - timedelta(seconds=rules.push_window_seconds)
     return tuple(
-        requests.filter(factor=ApprovalRequest.Factor.PUSH, created_at__gt=window_start)
+        requests.filter(factor=ApprovalRequest.Factor.PUSH, created_at__gt=window_start, created_at__lte=now)
         .exclude(status_reason="bypass")
         .order_by("-created_at")
         .values_list("created_at", flat=True)[: rules.push_limit]

@@ -223,9 +223,12 @@ def policy_enforce_evaluation(
     phase: engine.Phase = engine.Phase.PUSH,
     end_user_ip: str | None = None,
 ) -> Evaluation:
-    """``policy_enforce`` returning the whole evaluation: the caller reuses the subscriber and devices it loaded.
+    """Evaluate before a factor is used; raise on refusal (audited), else return the whole evaluation, whose
+    subscriber and active devices the caller goes on with.
 
-    Raises what ``policy_enforce`` raises.
+    Raises:
+        PolicyDeniedError: a rule denied (extra: ``rule``, ``reason``).
+        PushRateLimitedError: push limit or cool-down (extra: ``rule``, ``reason``; ``retry_after``).
     """
     evaluation = policy_decide(
         application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip

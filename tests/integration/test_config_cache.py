@@ -76,7 +76,7 @@ def test_another_process_changed_the_configuration__next_request_reloads(relying
     txid = relying.auth("alice").json()["txid"]
     assert status_queries(relying, txid, django_assert_max_num_queries) == 1
     # What another process's save does: a new generation token in Redis (no signal reaches this process).
-    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).set(GENERATION_KEY, "changed-elsewhere")
+    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).set(cache.make_key(GENERATION_KEY), "elsewhere")
 
     assert status_queries(relying, txid, django_assert_max_num_queries) == 3  # application, policy, transaction
     assert status_queries(relying, txid, django_assert_max_num_queries) == 1

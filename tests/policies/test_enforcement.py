@@ -169,6 +169,23 @@ def test_push_limit__lowered_below_the_pushes_already_sent__waits_for_the_newest
     assert body["fields"] == {"retry_after": 180, "rule": "push_limit", "reason": "too_many_pushes"}
 
 
+def test_push_limit__pushes_dated_ahead_by_a_fast_clock_do_not_hide_the_ones_before(
+    relying, phone, tenant_policy, time_machine
+):
+    start = timezone.now()
+    time_machine.move_to(start - timedelta(seconds=60), tick=False)
+    tenant_policy(push_limit=10, push_window_seconds=300, cooldown_seconds=0)
+    for _ in range(3):
+        assert push(relying).status_code == 201
+    time_machine.move_to(start + timedelta(seconds=2), tick=False)  # a worker whose clock runs fast
+    for _ in range(3):
+        assert push(relying).status_code == 201
+    time_machine.move_to(start, tick=False)
+    tenant_policy(push_limit=3)
+
+    problem(push(relying), 429, "push_rate_limited")
+
+
 def test_push_limit__n_plus_first_refused_then_window_ends(relying, phone, tenant_policy, time_machine):
     time_machine.move_to(timezone.now(), tick=False)
     tenant_policy(push_limit=3, push_window_seconds=300, cooldown_seconds=0)
