@@ -175,11 +175,14 @@ class SubscriberLookup:
     devices: tuple[Device, ...] = ()  # active, in enrolment (primary key) order
 
 
-def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules, now: datetime) -> SubscriberLookup:
+def subscriber_facts(
+    *, tenant_id: int, username: str, rules: engine.PolicyRules, now: datetime, phase: engine.Phase
+) -> SubscriberLookup:
     """Look the subscriber up with what the rules need; the active devices come along for the caller.
 
     Every login starts here: the subscriber and devices are read without the ORM's compiler
-    (``mfa_server.rows``), and each fact is read only when a rule in force needs it.
+    (``mfa_server.rows``), and each fact is read only when a rule in force needs it in ``phase``
+    (push fatigue facts only before a push).
     """
     subscriber = row_get(Subscriber, tenant_id=tenant_id, username=username)
     if subscriber is None:
@@ -190,8 +193,8 @@ def subscriber_facts(*, tenant_id: int, username: str, rules: engine.PolicyRules
         username=username,
         device_enrolled_at=tuple(device.created_at for device in devices),
         known_ips=_known_ips(requests, rules),
-        push_times=_push_times(requests, rules, now),
-        last_refusal_at=_last_refusal_at(requests, rules),
+        push_times=_push_times(requests, rules, now) if phase == engine.Phase.PUSH else (),
+        last_refusal_at=_last_refusal_at(requests, rules) if phase == engine.Phase.PUSH else None,
         # The approvals core counts fraud reports and wrong-number denials; approval and unlock reset it.
         strikes=subscriber.failed_attempts,
     )

@@ -115,7 +115,7 @@ def policy_evaluate(
     now = now or timezone.now()
     lookup = None
     if username is not None:
-        lookup = subscriber_facts(tenant_id=tenant_id, username=username, rules=policy.rules, now=now)
+        lookup = subscriber_facts(tenant_id=tenant_id, username=username, rules=policy.rules, now=now, phase=phase)
     certificate = None
     if policy.rules.client_cert_required and policy.trust is not None:
         certificate = certificate_facts(presented=facts.certificate, trust=policy.trust, now=now)
@@ -298,7 +298,11 @@ def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: d
     if not policy.rules.new_device_minutes:
         return
     lookup = subscriber_facts(
-        tenant_id=application.tenant_id, username=approval.subscriber.username, rules=policy.rules, now=now
+        tenant_id=application.tenant_id,
+        username=approval.subscriber.username,
+        rules=policy.rules,
+        now=now,
+        phase=engine.Phase.DECIDE,
     )
     connection = engine.Connection(
         end_user_ip=str(approval.ip) if approval.ip else None, device_id=device.pk, device_enrolled_at=device.created_at
