@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditChain, AuditEvent
@@ -78,14 +78,31 @@ def _seal_chain(*, tenant_id: int | None, batch_size: int) -> int:
         AuditChain.objects.get_or_create(chain_key=tenant_id or 0)
         head = AuditChain.objects.select_for_update().get(chain_key=tenant_id or 0)
         events = list(AuditEvent.objects.filter(tenant_id=tenant_id, seq__isnull=True).order_by("id")[:batch_size])
+        links = []
         for event in events:
             event.seq = head.last_seq + 1
             event.prev_hash = head.last_hash
             event.hash = event_hash(event, head.last_hash)
             head.last_seq, head.last_hash = event.seq, event.hash
-        AuditEvent.objects.bulk_update(events, ["seq", "prev_hash", "hash"])
+            links.append((event.seq, event.prev_hash, event.hash, event.pk))
+        _links_write(links)
         head.save(update_fields=["last_seq", "last_hash"])
     return len(events)
+
+
+def _links_write(links: list[tuple[int, str, str, int]]) -> None:
+    """Store (seq, prev_hash, hash) per event id: one UPDATE by key, sent as a batch (psycopg pipelines
+    ``executemany``). ``bulk_update`` cost about 0.5 ms of CPU per event building its CASE expressions."""
+    quote = connection.ops.quote_name
+    table, seq, prev_hash, hash_, pk = (
+        quote(AuditEvent._meta.db_table),
+        *(quote(AuditEvent._meta.get_field(name).column) for name in ("seq", "prev_hash", "hash", "id")),
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {seq} = %s, {prev_hash} = %s, {hash_} = %s WHERE {pk} = %s",  # noqa: S608
+            links,
+        )
 
 
 @dataclass(frozen=True)
