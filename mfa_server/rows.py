@@ -100,11 +100,29 @@ def _row_shape(model: type[Model]) -> tuple[list[str], list[tuple[int, list[Any]
     fields = model._meta.concrete_fields
     converters = []
     for index, field in enumerate(fields):
-        column = field.get_col(model._meta.db_table)
-        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        column, functions = _field_converters(field)
         if functions:
             converters.append((index, functions, column))
     return [field.attname for field in fields], converters
+
+
+@cache
+def _field_converters(field: Field) -> tuple[Col, list[Any]]:
+    column = field.get_col(field.model._meta.db_table)
+    return column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+
+
+def value_to_db(field: Field, value: Any) -> Any:
+    """``value`` as a query parameter for ``field``'s column (for hand-written SQL)."""
+    return field.get_db_prep_value(value, connection)
+
+
+def value_from_db(field: Field, value: Any) -> Any:
+    """A value read from ``field``'s column, converted as the ORM would (for hand-written SQL)."""
+    column, functions = _field_converters(field)
+    for convert in functions:
+        value = convert(value, column, connection)
+    return value
 
 
 def row_insert(instance: Model) -> None:

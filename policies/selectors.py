@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
@@ -14,6 +14,7 @@ from mfa_server.addresses import parse_networks
 from mfa_server.config_cache import cached
 from mfa_server.rows import row_get, rows_filter
 from policies import engine
+from policies.fatigue import push_fatigue_facts
 from policies.models import DEFAULT_FACTORS, CertAuthority, Policy, cidr_lines
 from tenants.models import Subscriber, Tenant
 
@@ -159,13 +160,6 @@ def _load_tenant_policy(tenant_id: int) -> EffectivePolicy:
     return _build(policy, source="tenant", tenant_id=tenant_id, timeout=settings.MFA_APPROVAL_TIMEOUT_SECONDS)
 
 
-# Explicit refusals by the user: these (and only these) start a cool-down. Timeouts and pushes the
-# policy refused never count (DESIGN.md "Lessons from the field").
-_REFUSED = Q(status=ApprovalRequest.Status.FRAUD) | Q(
-    status=ApprovalRequest.Status.DENIED, status_reason__in=["user_deny", "number_mismatch"]
-)
-
-
 @dataclass(frozen=True)
 class SubscriberLookup:
     """The subscriber (None when unknown), what the engine needs to know about them, and their active devices."""
@@ -189,37 +183,19 @@ def subscriber_facts(
         return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
     requests = ApprovalRequest.objects.filter(subscriber_id=subscriber.pk)
     devices = tuple(rows_filter(Device, subscriber_id=subscriber.pk, status=Device.Status.ACTIVE))
+    push_times, last_refusal_at = ((), None)
+    if phase == engine.Phase.PUSH:
+        push_times, last_refusal_at = push_fatigue_facts(subscriber_id=subscriber.pk, rules=rules, now=now)
     facts = engine.SubscriberFacts(
         username=username,
         device_enrolled_at=tuple(device.created_at for device in devices),
         known_ips=_known_ips(requests, rules),
-        push_times=_push_times(requests, rules, now) if phase == engine.Phase.PUSH else (),
-        last_refusal_at=_last_refusal_at(requests, rules) if phase == engine.Phase.PUSH else None,
+        push_times=push_times,
+        last_refusal_at=last_refusal_at,
         # The approvals core counts fraud reports and wrong-number denials; approval and unlock reset it.
         strikes=subscriber.failed_attempts,
     )
     return SubscriberLookup(subscriber=subscriber, facts=facts, devices=devices)
-
-
-def _last_refusal_at(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules) -> datetime | None:
-    """When the subscriber last denied or reported a push; only the cool-down reads it (None when off)."""
-    if not rules.cooldown_seconds:
-        return None
-    return requests.filter(_REFUSED).order_by("-decided_at").values_list("decided_at", flat=True).first()
-
-
-def _push_times(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules, now: datetime) -> tuple[datetime, ...]:
-    """When the subscriber's latest pushes in the window were sent; only the push limit reads them (none
-    when off). The newest ``push_limit`` of them decide both the limit and when it frees up."""
-    if not rules.push_limit:
-        return ()
-    window_start = now - timedelta(seconds=rules.push_window_seconds)
-    return tuple(
-        requests.filter(factor=ApprovalRequest.Factor.PUSH, created_at__gt=window_start, created_at__lte=now)
-        .exclude(status_reason="bypass")
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)[: rules.push_limit]
-    )
 
 
 def _known_ips(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules) -> tuple[str, ...]:

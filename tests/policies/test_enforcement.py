@@ -12,6 +12,7 @@ from audit.models import AuditEvent
 from pki.models import IssuedCertificate
 from tenants.models import Subscriber
 from tests.conftest import make_device
+from tests.integration.conftest import other_number
 from tests.policies.certs import escaped
 
 pytestmark = pytest.mark.django_db
@@ -219,6 +220,46 @@ def test_cooldown__after_denial_not_after_timeout(relying, phone, tenant_policy,
     assert (body["fields"]["rule"], body["fields"]["retry_after"]) == ("push_cooldown", 120)
     time_machine.shift(121)
     assert push(relying).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("refusal", "cools_down"),
+    [("deny", True), ("fraud", True), ("wrong_number", True), ("cancel", False), ("approve", False)],
+)
+def test_cooldown__starts_after_the_users_refusals_only(
+    relying, phone, tenant_policy, time_machine, refusal, cools_down
+):
+    time_machine.move_to(timezone.now(), tick=False)
+    tenant_policy(cooldown_seconds=120, push_limit=0, fraud_lockout_count=0)
+    created = push(relying).json()
+    if refusal == "cancel":
+        assert relying.request("POST", f"/api/v1/auth/{created['txid']}/cancel").status_code == 200
+    elif refusal == "wrong_number":
+        assert phone.decide(created["txid"], "approve", other_number(created["number"])).status_code == 400
+    else:
+        assert (
+            phone.decide(created["txid"], refusal, created["number"] if refusal == "approve" else "").status_code == 200
+        )
+    time_machine.shift(30)
+
+    if cools_down:
+        assert problem(push(relying), 429, "push_rate_limited")["fields"]["retry_after"] == 90
+    else:
+        assert push(relying).status_code == 201
+
+
+def test_push_limit_and_cooldown_together__each_counts_its_own_facts(relying, phone, tenant_policy, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
+    tenant_policy(push_limit=3, push_window_seconds=600, cooldown_seconds=120, fraud_lockout_count=0)
+    created = push(relying).json()
+    assert phone.decide(created["txid"], "deny").status_code == 200
+    time_machine.shift(60)
+    assert problem(push(relying), 429, "push_rate_limited")["fields"]["rule"] == "push_cooldown"
+    time_machine.shift(61)  # the cool-down is over; one push of three was used
+    assert push(relying).status_code == 201
+    assert push(relying).status_code == 201
+    body = problem(push(relying), 429, "push_rate_limited")
+    assert body["fields"] == {"retry_after": 479, "rule": "push_limit", "reason": "too_many_pushes"}
 
 
 def test_fraud_lockout__locks_and_admin_unlock_clears(relying, phone, tenant_policy, time_machine):
