@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 
 from approvals.models import Application, ApprovalRequest
 from devices.models import Device
@@ -181,7 +181,6 @@ def subscriber_facts(
     subscriber = row_get(Subscriber, tenant_id=tenant_id, username=username)
     if subscriber is None:
         return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
-    requests = ApprovalRequest.objects.filter(subscriber_id=subscriber.pk)
     devices = tuple(rows_filter(Device, subscriber_id=subscriber.pk, status=Device.Status.ACTIVE))
     push_times, last_refusal_at = ((), None)
     if phase == engine.Phase.PUSH:
@@ -189,7 +188,7 @@ def subscriber_facts(
     facts = engine.SubscriberFacts(
         username=username,
         device_enrolled_at=tuple(device.created_at for device in devices),
-        known_ips=_known_ips(requests, rules),
+        known_ips=_known_ips(subscriber.pk, rules),
         push_times=push_times,
         last_refusal_at=last_refusal_at,
         # The approvals core counts fraud reports and wrong-number denials; approval and unlock reset it.
@@ -198,12 +197,14 @@ def subscriber_facts(
     return SubscriberLookup(subscriber=subscriber, facts=facts, devices=devices)
 
 
-def _known_ips(requests: QuerySet[ApprovalRequest], rules: engine.PolicyRules) -> tuple[str, ...]:
+def _known_ips(subscriber_id: int, rules: engine.PolicyRules) -> tuple[str, ...]:
     """End-user IPs of the latest approved logins; only the new-device rule reads them (none when off)."""
     if not rules.new_device_minutes:
         return ()
     return tuple(
-        requests.filter(status=ApprovalRequest.Status.APPROVED, ip__isnull=False)
+        ApprovalRequest.objects.filter(
+            subscriber_id=subscriber_id, status=ApprovalRequest.Status.APPROVED, ip__isnull=False
+        )
         .order_by("-decided_at")
         .values_list("ip", flat=True)[:50]
     )
