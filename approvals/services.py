@@ -35,6 +35,7 @@ from approvals.exceptions import (
 )
 from approvals.models import Application, ApprovalRequest, UsedProof
 from approvals.notify import notify_devices_of_decision, notify_devices_of_request
+from approvals.pending_end import pending_request_end
 from approvals.webhooks import webhook_enqueue
 from audit.services import audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
@@ -432,12 +433,16 @@ def approval_request_transition(
     """
     if status == Status.APPROVED and device is not None:
         policy_enforce_approval(approval=approval, device=device, now=now)
-    pending = ApprovalRequest.objects.filter(pk=approval.pk, status=Status.PENDING)
-    if status != Status.TIMEOUT:
-        pending = pending.filter(expires_at__gt=now)
     with transaction.atomic(savepoint=False):  # inside a caller's transaction: part of it, no savepoint
-        updated = pending.update(status=status, status_reason=reason, decided_at=now, decided_by=device)
-        if not updated:
+        ended = pending_request_end(
+            approval_id=approval.pk,
+            status=status,
+            reason=reason,
+            now=now,
+            decided_by_id=device.pk if device is not None else None,
+            unexpired_only=status != Status.TIMEOUT,
+        )
+        if not ended:
             if status != Status.TIMEOUT and approval.expires_at <= now:
                 approval_request_expire(approval=approval)
             return None
