@@ -61,6 +61,34 @@ def row_get_with[M: Model](model: type[M], relation: str, **equals: Any) -> M | 
     return instance
 
 
+def row_get_with_children[M: Model, C: Model](
+    model: type[M], children: type[C], link: str, child_equals: dict[str, Any], **equals: Any
+) -> tuple[M | None, list[C]]:
+    """``row_get`` and, in the same read (a LEFT JOIN), the ``children`` rows whose foreign key ``link``
+    points to it and whose columns equal ``child_equals``, in primary-key order, each with the row attached as
+    ``link``. (None, []) when there is no such row."""
+    parent_fields, child_fields, sql = _select_with_children(model, children, link, tuple(child_equals), tuple(equals))
+    params = [value_to_db(field, value) for field, value in zip(child_fields, child_equals.values(), strict=True)]
+    params += [value_to_db(field, value) for field, value in zip(parent_fields, equals.values(), strict=True)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    attnames, converters = _row_shape(model)
+    child_attnames, child_converters = _row_shape(children)
+    split = len(attnames)
+    parent = model.from_db(connection.alias, attnames, _converted(rows[0][:split], converters))
+    found = [
+        children.from_db(connection.alias, child_attnames, _converted(row[split:], child_converters))
+        for row in rows
+        if row[split] is not None  # the child's primary key: NULL when the parent has no matching child
+    ]
+    for child in found:
+        setattr(child, link, parent)
+    return parent, found
+
+
 def _converted(row: tuple[Any, ...], converters: list[tuple[int, list[Any], Col]]) -> list[Any]:
     values = list(row)
     for index, functions, column in converters:
@@ -91,6 +119,31 @@ def _select_with(model: type[Model], relation: str, names: tuple[str, ...]) -> t
     return fields, (
         f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} c "  # noqa: S608 (names from the models)
         f"JOIN {quote(parent_meta.db_table)} p ON {join} WHERE {where}"
+    )
+
+
+@cache
+def _select_with_children(
+    model: type[Model], children: type[Model], link: str, child_names: tuple[str, ...], names: tuple[str, ...]
+) -> tuple[list[Field], list[Field], str]:
+    meta, child_meta, quote = model._meta, children._meta, connection.ops.quote_name
+    foreign_key = child_meta.get_field(link)
+    fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
+    child_fields = [child_meta.get_field(name) for name in child_names]
+    columns = [f"p.{quote(field.column)}" for field in meta.concrete_fields]
+    columns += [f"c.{quote(field.column)}" for field in child_meta.concrete_fields]
+    on = " AND ".join(
+        [f"c.{quote(foreign_key.column)} = p.{quote(foreign_key.target_field.column)}"]
+        + [f"c.{quote(field.column)} = %s" for field in child_fields]
+    )
+    where = " AND ".join(f"p.{quote(field.column)} = %s" for field in fields)
+    return (
+        fields,
+        child_fields,
+        (
+            f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} p "  # noqa: S608 (names from the models)
+            f"LEFT JOIN {quote(child_meta.db_table)} c ON {on} WHERE {where} ORDER BY c.{quote(child_meta.pk.column)}"
+        ),
     )
 
 

@@ -12,7 +12,7 @@ from approvals.models import Application, ApprovalRequest
 from devices.models import Device
 from mfa_server.addresses import parse_networks
 from mfa_server.config_cache import cached
-from mfa_server.rows import row_get, rows_filter
+from mfa_server.rows import row_get_with_children
 from policies import engine
 from policies.fatigue import push_fatigue_facts
 from policies.models import DEFAULT_FACTORS, CertAuthority, Policy, cidr_lines
@@ -174,14 +174,16 @@ def subscriber_facts(
 ) -> SubscriberLookup:
     """Look the subscriber up with what the rules need; the active devices come along for the caller.
 
-    Every login starts here: the subscriber and devices are read without the ORM's compiler
+    Every login starts here: the subscriber and its active devices are one read without the ORM's compiler
     (``mfa_server.rows``), and each fact is read only when a rule in force needs it in ``phase``
     (push fatigue facts only before a push).
     """
-    subscriber = row_get(Subscriber, tenant_id=tenant_id, username=username)
+    subscriber, active_devices = row_get_with_children(
+        Subscriber, Device, "subscriber", {"status": Device.Status.ACTIVE}, tenant_id=tenant_id, username=username
+    )
     if subscriber is None:
         return SubscriberLookup(subscriber=None, facts=engine.SubscriberFacts(username=username, exists=False))
-    devices = tuple(rows_filter(Device, subscriber_id=subscriber.pk, status=Device.Status.ACTIVE))
+    devices = tuple(active_devices)
     push_times, last_refusal_at = ((), None)
     if phase == engine.Phase.PUSH:
         push_times, last_refusal_at = push_fatigue_facts(subscriber_id=subscriber.pk, rules=rules, now=now)

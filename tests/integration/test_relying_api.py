@@ -391,10 +391,10 @@ def test_preauth__bypass_then_auth__allowed_at_once(client, creds, subscriber):
 
 
 def test_preauth__query_count(client, creds, phone, django_assert_num_queries):
-    # application 1, effective policy 1, the policy's facts 2 (subscriber, active devices; push fatigue facts
-    # only before a push, known networks only with the new-device rule), fallback factors 2. Preauth goes on
-    # with the subscriber and devices the facts loaded.
-    with django_assert_num_queries(6):
+    # application 1, effective policy 1, the policy's facts 1 (the subscriber with its active devices; push
+    # fatigue facts only before a push, known networks only with the new-device rule), fallback factors 2.
+    # Preauth goes on with the subscriber and devices the facts loaded.
+    with django_assert_num_queries(5):
         _preauth(client, creds, "alice")
 
 

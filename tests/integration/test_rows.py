@@ -19,8 +19,18 @@ from django.db.models import Model
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from devices.models import Device
-from mfa_server.rows import row_get, row_get_with, row_insert, rows_filter, value_from_db, value_to_db
+from mfa_server.rows import (
+    row_get,
+    row_get_with,
+    row_get_with_children,
+    row_insert,
+    rows_filter,
+    value_from_db,
+    value_to_db,
+)
 from tenants.models import Subscriber
+from tenants.services import subscriber_get_or_create
+from tests.conftest import make_device
 
 pytestmark = pytest.mark.django_db
 
@@ -174,6 +184,40 @@ def test_row_get_with__device_and_its_subscriber__same_as_the_orm(subscriber, ph
     assert attached._state.db == "default"
     by_token = row_get_with(Device, "subscriber", token_hash=orm.token_hash, status=Device.Status.ACTIVE)
     assert fields_of(by_token.subscriber) == fields_of(orm.subscriber)
+
+
+def test_row_get_with_children__subscriber_and_matching_devices__same_as_the_orm(
+    subscriber, phone, django_assert_num_queries
+):
+    revoked, tablet = make_device(subscriber, "Old phone"), make_device(subscriber, "Alice tablet")
+    Device.objects.filter(pk=revoked.device_id).update(status=Device.Status.REVOKED)
+    make_device(subscriber_get_or_create(tenant=subscriber.tenant, username="bob"), "Bob phone")
+
+    with django_assert_num_queries(1):
+        parent, devices = row_get_with_children(
+            Subscriber,
+            Device,
+            "subscriber",
+            {"status": Device.Status.ACTIVE},
+            tenant_id=subscriber.tenant_id,
+            username="alice",
+        )
+
+    assert fields_of(parent) == fields_of(Subscriber.objects.get(pk=subscriber.pk))
+    expected = Device.objects.filter(subscriber=subscriber, status=Device.Status.ACTIVE).order_by("pk")
+    assert [d.pk for d in expected] == [phone.device_id, tablet.device_id]
+    assert [fields_of(d) for d in devices] == [fields_of(d) for d in expected]
+    with django_assert_num_queries(0):
+        assert all(device.subscriber is parent for device in devices)
+
+
+def test_row_get_with_children__no_matching_children_or_no_row(subscriber, phone):
+    Device.objects.filter(pk=phone.device_id).update(status=Device.Status.REVOKED)
+    active = {"status": Device.Status.ACTIVE}
+
+    parent, devices = row_get_with_children(Subscriber, Device, "subscriber", active, pk=subscriber.pk)
+    assert (fields_of(parent), devices) == (fields_of(Subscriber.objects.get(pk=subscriber.pk)), [])
+    assert row_get_with_children(Subscriber, Device, "subscriber", active, pk=subscriber.pk + 1000) == (None, [])
 
 
 def test_value_to_db_and_value_from_db__a_column_read_by_hand__equals_the_orm(subscriber, application):
