@@ -91,8 +91,10 @@ def _seal_chain(*, tenant_id: int | None, batch_size: int) -> int:
 
 
 def _links_write(links: list[tuple[int, str, str, int]]) -> None:
-    """Store (seq, prev_hash, hash) per event id: one UPDATE by key, sent as a batch (psycopg pipelines
-    ``executemany``). ``bulk_update`` cost about 0.5 ms of CPU per event building its CASE expressions."""
+    """Store (seq, prev_hash, hash) per event id: one UPDATE by key per event, pipelined by psycopg's
+    ``executemany``. ``bulk_update`` cost about 0.5 ms of CPU per event building its CASE expressions."""
+    if not links:
+        return
     quote = connection.ops.quote_name
     table, seq, prev_hash, hash_, pk = (
         quote(AuditEvent._meta.db_table),

@@ -4,9 +4,10 @@ A ``QuerySet.get`` spends most of its time building and compiling SQL that never
 per read here, 1 ms with two ``select_related`` joins, against 0.1-0.3 ms for the row itself). These
 helpers keep one SQL text per (model, columns), run it on a cursor, and build model instances with
 ``Model.from_db`` after passing each value through the converters the ORM would apply (the backend's
-and the field's, e.g. SQLite's datetimes, JSON, UUIDs). Joins are left to the caller: related
-configuration usually comes from ``mfa_server.config_cache`` instead. Inserts prepare every value
-through its field as ``Model.save`` does, but send no model signals.
+and the field's, e.g. SQLite's datetimes, JSON, UUIDs). Two joins are here (a row with the row its foreign
+key points to; a row with its matching children); related configuration usually comes from
+``mfa_server.config_cache`` instead. ``value_to_db`` / ``value_from_db`` serve SQL written elsewhere.
+Inserts prepare every value through its field as ``Model.save`` does, but send no model signals.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ def row_get_with[M: Model](model: type[M], relation: str, **equals: Any) -> M | 
 def row_get_with_children[M: Model, C: Model](
     model: type[M], children: type[C], link: str, child_equals: dict[str, Any], **equals: Any
 ) -> tuple[M | None, list[C]]:
-    """``row_get`` and, in the same read (a LEFT JOIN), the ``children`` rows whose foreign key ``link``
-    points to it and whose columns equal ``child_equals``, in primary-key order, each with the row attached as
-    ``link``. (None, []) when there is no such row."""
+    """``row_get`` (``equals`` a unique key) and, in the same read (a LEFT JOIN), the ``children`` rows whose
+    foreign key ``link`` points to it and whose columns equal ``child_equals``, in primary-key order, each with
+    the row attached as ``link``. (None, []) when there is no such row."""
     parent_fields, child_fields, sql = _select_with_children(model, children, link, tuple(child_equals), tuple(equals))
     params = [value_to_db(field, value) for field, value in zip(child_fields, child_equals.values(), strict=True)]
     params += [value_to_db(field, value) for field, value in zip(parent_fields, equals.values(), strict=True)]
@@ -77,12 +78,12 @@ def row_get_with_children[M: Model, C: Model](
         return None, []
     attnames, converters = _row_shape(model)
     child_attnames, child_converters = _row_shape(children)
-    split = len(attnames)
+    split, child_key = len(attnames), children._meta.concrete_fields.index(children._meta.pk)
     parent = model.from_db(connection.alias, attnames, _converted(rows[0][:split], converters))
     found = [
         children.from_db(connection.alias, child_attnames, _converted(row[split:], child_converters))
         for row in rows
-        if row[split] is not None  # the child's primary key: NULL when the parent has no matching child
+        if row[split + child_key] is not None  # the child's primary key: NULL when no child matched
     ]
     for child in found:
         setattr(child, link, parent)
