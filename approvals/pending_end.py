@@ -13,7 +13,7 @@ from uuid import UUID
 from django.db import connection, transaction
 
 from approvals.models import ApprovalRequest
-from mfa_server.rows import value_to_db
+from mfa_server.rows import sql_names, value_to_db
 
 
 def pending_request_end(
@@ -39,14 +39,10 @@ def pending_request_end(
 
 @cache
 def _update_sql(unexpired_only: bool) -> str:
-    meta, quote = ApprovalRequest._meta, connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
-
+    table, column = sql_names(ApprovalRequest)
     expiry = f" AND {column('expires_at')} > %s" if unexpired_only else ""
     return (
-        f"UPDATE {quote(meta.db_table)} SET {column('status')} = %s, {column('status_reason')} = %s, "  # noqa: S608
+        f"UPDATE {table} SET {column('status')} = %s, {column('status_reason')} = %s, "  # noqa: S608
         f"{column('decided_at')} = %s, {column('decided_by')} = %s "
         f"WHERE {column('id')} = %s AND {column('status')} = %s{expiry}"
     )

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditChain, AuditEvent
-from mfa_server.rows import row_insert
+from mfa_server.rows import row_insert, sql_names
 
 GENESIS_HASH = "0" * 64
 
@@ -95,14 +95,11 @@ def _links_write(links: list[tuple[int, str, str, int]]) -> None:
     ``executemany``. ``bulk_update`` cost about 0.5 ms of CPU per event building its CASE expressions."""
     if not links:
         return
-    quote = connection.ops.quote_name
-    table, seq, prev_hash, hash_, pk = (
-        quote(AuditEvent._meta.db_table),
-        *(quote(AuditEvent._meta.get_field(name).column) for name in ("seq", "prev_hash", "hash", "id")),
-    )
+    table, column = sql_names(AuditEvent)
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET {seq} = %s, {prev_hash} = %s, {hash_} = %s WHERE {pk} = %s",  # noqa: S608
+            f"UPDATE {table} SET {column('seq')} = %s, {column('prev_hash')} = %s, {column('hash')} = %s "  # noqa: S608
+            f"WHERE {column('id')} = %s",
             links,
         )
 

@@ -12,6 +12,7 @@ Inserts prepare every value through its field as ``Model.save`` does, but send n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -164,6 +165,16 @@ def _row_shape(model: type[Model]) -> tuple[list[str], list[tuple[int, list[Any]
 def _field_converters(field: Field) -> tuple[Col, list[Any]]:
     column = field.get_col(field.model._meta.db_table)
     return column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+
+
+def sql_names(model: type[Model]) -> tuple[str, Callable[[str], str]]:
+    """For hand-written SQL: the model's quoted table name, and a function giving a field's quoted column."""
+    meta, quote = model._meta, connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return quote(meta.db_table), column
 
 
 def value_to_db(field: Field, value: Any) -> Any:

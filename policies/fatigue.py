@@ -7,14 +7,13 @@ is there only when its rule is on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 
 from django.db import connection
 
 from approvals.models import ApprovalRequest
-from mfa_server.rows import value_from_db, value_to_db
+from mfa_server.rows import sql_names, value_from_db, value_to_db
 from policies import engine
 
 PUSH_TIME, REFUSAL = "p", "r"
@@ -52,7 +51,7 @@ def push_fatigue_facts(
 
 @cache
 def _push_times_sql() -> str:
-    table, column = _names()
+    table, column = sql_names(ApprovalRequest)
     return (
         f"SELECT '{PUSH_TIME}', {column('created_at')} FROM (SELECT {column('created_at')} FROM {table} "  # noqa: S608
         f"WHERE {column('subscriber')} = %s AND {column('factor')} = %s AND {column('created_at')} > %s "
@@ -63,7 +62,7 @@ def _push_times_sql() -> str:
 
 @cache
 def _last_refusal_sql() -> str:
-    table, column = _names()
+    table, column = sql_names(ApprovalRequest)
     reasons = ", ".join(["%s"] * len(REFUSAL_REASONS))
     return (
         f"SELECT '{REFUSAL}', {column('decided_at')} FROM (SELECT {column('decided_at')} FROM {table} "  # noqa: S608
@@ -71,12 +70,3 @@ def _last_refusal_sql() -> str:
         f"OR ({column('status')} = %s AND {column('status_reason')} IN ({reasons}))) "
         f"ORDER BY {column('decided_at')} DESC LIMIT 1) refusals"
     )
-
-
-def _names() -> tuple[str, Callable[[str], str]]:
-    meta, quote = ApprovalRequest._meta, connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
-
-    return quote(meta.db_table), column
