@@ -6,6 +6,7 @@ Every flow starts from the activation link, as a user would, and ends with what 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from tests.e2e.a11y import accessibility_problems
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e
+
+LIVE_UPDATE_GRACE_SECONDS = 1.0
 
 
 def enrol(approver_server: Any, phone: Any, name: str, **seed: Any) -> tuple[dict[str, str], RelyingClient]:
@@ -132,6 +135,16 @@ def test_browser__fingerprint_not_verified__approval_refused(approver_server, ph
     assert status == [("pending",)]
 
 
+def hold_answer_until_denied_elsewhere(route: Any) -> None:
+    """Send the request on, then answer the page only once the request has ended on the server.
+
+    The server announces the end over the WebSocket as it happens, so the page sees it first.
+    """
+    answer = route.fetch()
+    time.sleep(LIVE_UPDATE_GRACE_SECONDS)
+    route.fulfill(response=answer)
+
+
 def test_browser__wrong_number__denied(approver_server, phone):
     _, relying = enrol(approver_server, phone, "wrongnum")
     page = phone.page
@@ -145,10 +158,14 @@ def test_browser__wrong_number__denied(approver_server, phone):
     created = login(relying)
     wait_for_request(page, created["txid"])
     wrong = "".join(str((int(d) + 1) % 10) for d in created["number"])
+    # The wrong number ends the request at once, so the live "denied" update can reach the page before
+    # the decision's own answer: hold that answer back until it has, as a slow network would.
+    page.route("**/decision", hold_answer_until_denied_elsewhere)
     page.fill("#match-number", wrong)
     page.click("#approve-button")
     page.wait_for_selector("#approval-result[data-status=denied]")
     assert "did not match" in page.text_content("#approval-result")
+    page.unroute("**/decision")
     status = relying.status(created["txid"])
     assert status["result"] == "deny"
 

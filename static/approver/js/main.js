@@ -180,9 +180,12 @@ function onLiveMessage(message) {
     setStatus(`A sign-in code for ${message.application} arrived.`);
   } else if (message.type === "approval.updated") {
     dropCode(message.approval_id);
-    // Decided elsewhere (or expired) while on screen; our own decision already shows its own outcome.
-    if (state.current && state.current.approval_id === message.approval_id && !state.current.final) {
-      showFinal(message.status);
+    // Decided elsewhere (or expired) while on screen. Our own decision, even one still in flight
+    // (a wrong number ends the request before its answer arrives), shows its own outcome.
+    const current = state.current;
+    if (current && current.approval_id === message.approval_id && !current.final) {
+      if (current.deciding) current.endedMeanwhile = message.status;
+      else showFinal(message.status);
     }
     refreshPending();
   }
@@ -303,6 +306,7 @@ async function decide(decision) {
   }
   const buttons = ["approve-button", "deny-button", "fraud-button"].map($);
   buttons.forEach((b) => busy(b, true));
+  approval.deciding = true;
   try {
     const body = { decision, number: decision === "approve" ? number : "" };
     if (decision === "approve") {
@@ -325,6 +329,8 @@ async function decide(decision) {
       setAlert(err);
     }
   } finally {
+    approval.deciding = false;
+    if (!approval.final && approval.endedMeanwhile) showFinal(approval.endedMeanwhile);
     buttons.forEach((b) => busy(b, false));
   }
 }
