@@ -23,6 +23,7 @@ from approvals.api.serializers import (
     login_context,
 )
 from approvals.models import Application
+from mfa_server.inputs import validated
 from mfa_server.outputs import represent
 from policies.facts import request_facts
 from policies.permissions import RelyingConnectionPermission
@@ -75,17 +76,16 @@ class AuthApi(RelyingApi):
         responses={201: ApprovalStatusSerializer, 200: ApprovalStatusSerializer},
     )
     def post(self, request: Request) -> Response:
-        data = AuthInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        context = login_context(data.validated_data)
+        data = validated(AuthInputSerializer, request.data)
+        context = login_context(data)
         approval = services.approval_request_create(
             application=self.application,
-            username=data.validated_data["username"],
+            username=data["username"],
             context=context,
             request_digest=request.auth,
             request_facts=request_facts(request, end_user_ip=context.ip),
         )
-        if not data.validated_data["async"]:
+        if not data["async"]:
             approval = selectors.approval_request_wait(
                 approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
             )
@@ -99,10 +99,9 @@ class AuthStatusApi(RelyingApi):
         responses=ApprovalStatusSerializer,
     )
     def get(self, request: Request, txid: UUID) -> Response:
-        query = StatusQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        query = validated(StatusQuerySerializer, request.query_params)
         approval = selectors.approval_request_get_for_application(application=self.application, approval_id=txid)
-        wait = min(query.validated_data["wait"], settings.MFA_STATUS_MAX_WAIT_SECONDS)
+        wait = min(query["wait"], settings.MFA_STATUS_MAX_WAIT_SECONDS)
         if wait:
             approval = selectors.approval_request_wait(approval=approval, max_wait_seconds=wait)
         return Response(represent(ApprovalStatusSerializer, approval))

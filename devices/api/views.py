@@ -23,6 +23,7 @@ from devices.api.serializers import (
     PushTokenInputSerializer,
 )
 from devices.models import Device
+from mfa_server.inputs import validated
 from mfa_server.net import client_ip
 from mfa_server.outputs import represent
 from policies.permissions import DeviceConnectionPermission
@@ -103,9 +104,8 @@ class ApprovalDecisionApi(DeviceApi):
         responses=DecisionOutputSerializer,
     )
     def post(self, request: Request, approval_id: UUID) -> Response:
-        data = DecisionInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(DecisionInputSerializer, request.data)
         approval = approval_services.approval_request_decide(
-            device=self.device, approval_id=approval_id, client_ip=client_ip(request), **data.validated_data
+            device=self.device, approval_id=approval_id, client_ip=client_ip(request), **data
         )
         return Response(represent(DecisionOutputSerializer, approval))
