@@ -37,7 +37,7 @@ from devices import services as device_services
 from devices.delivery.webpush import vapid_public_key
 from devices.models import Device, Enrollment
 from mfa_server.net import client_ip
-from mfa_server.outputs import represent
+from mfa_server.shared_serializers import represent
 from policies.permissions import DeviceConnectionPermission, enforce_web_client
 from tenants.branding import brand_for
 

@@ -23,8 +23,7 @@ from approvals.api.serializers import (
     login_context,
 )
 from approvals.models import Application
-from mfa_server.inputs import validated
-from mfa_server.outputs import represent
+from mfa_server.shared_serializers import represent, validated
 from policies.facts import request_facts
 from policies.permissions import RelyingConnectionPermission
 

@@ -23,9 +23,8 @@ from devices.api.serializers import (
     PushTokenInputSerializer,
 )
 from devices.models import Device
-from mfa_server.inputs import validated
 from mfa_server.net import client_ip
-from mfa_server.outputs import represent
+from mfa_server.shared_serializers import represent, validated
 from policies.permissions import DeviceConnectionPermission
 
 

@@ -25,7 +25,7 @@ from fallbacks.api.serializers import (
 )
 from fallbacks.codes import TOTP_DIGITS, TOTP_INTERVAL, totp_provisioning_uri
 from mfa_server.net import client_ip
-from mfa_server.outputs import represent
+from mfa_server.shared_serializers import represent
 from policies.facts import request_facts
 
 ERRORS = (
