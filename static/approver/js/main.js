@@ -10,7 +10,7 @@ import { createCredential, getAssertion, webauthnAvailable } from "./webauthn.js
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["loading", "unsupported", "activate", "home", "approval", "device", "removed", "passcode"];
-const state = { me: null, current: null, live: null, expiryTimer: null, activationCode: "" };
+const state = { me: null, current: null, opening: null, live: null, expiryTimer: null, activationCode: "" };
 
 // --- small UI helpers -------------------------------------------------------------------------
 
@@ -180,13 +180,8 @@ function onLiveMessage(message) {
     setStatus(`A sign-in code for ${message.application} arrived.`);
   } else if (message.type === "approval.updated") {
     dropCode(message.approval_id);
-    // Decided elsewhere (or expired) while on screen. Our own decision, even one still in flight
-    // (a wrong number ends the request before its answer arrives), shows its own outcome.
-    const current = state.current;
-    if (current && current.approval_id === message.approval_id && !current.final) {
-      if (current.deciding) current.endedMeanwhile = message.status;
-      else showFinal(message.status);
-    }
+    // Decided elsewhere (or expired) while on screen.
+    if (state.current && state.current.approval_id === message.approval_id) endedElsewhere(state.current, message.status);
     refreshPending();
   }
 }
@@ -249,15 +244,24 @@ async function refreshPending() {
 }
 
 async function openApproval(approvalId) {
+  // Already open or opening (a request announced twice, its link followed again): keep what the user is doing.
+  const onScreen = document.body.dataset.view === "approval" && state.current?.approval_id === approvalId;
+  if (onScreen || state.opening === approvalId) return;
+  state.opening = approvalId;
   setAlert(null);
   let approval;
   try {
     approval = await api(`approvals/${encodeURIComponent(approvalId)}`);
   } catch (err) {
-    setAlert(err);
-    show("home");
+    if (state.opening === approvalId) {
+      state.opening = null;
+      setAlert(err);
+      show("home");
+    }
     return;
   }
+  if (state.opening !== approvalId) return; // another request was opened meanwhile
+  state.opening = null;
   state.current = approval;
   $("a-application").textContent = approval.application;
   $("a-tenant").textContent = approval.tenant;
@@ -281,7 +285,16 @@ async function openApproval(approvalId) {
   }
   window.clearTimeout(state.expiryTimer);
   const remaining = new Date(approval.expires_at).getTime() - Date.now();
-  state.expiryTimer = window.setTimeout(() => showFinal("timeout"), Math.max(0, remaining));
+  state.expiryTimer = window.setTimeout(() => endedElsewhere(approval, "timeout"), Math.max(0, remaining));
+}
+
+// The request ended without this page's decision (decided on another device, cancelled, expired). A decision
+// of this page still in flight (a wrong number ends the request before its answer arrives) shows its own
+// outcome instead; this one shows only if that decision gives none.
+function endedElsewhere(approval, status) {
+  if (approval !== state.current || approval.final) return;
+  if (approval.deciding) approval.endedMeanwhile = status;
+  else showFinal(status);
 }
 
 function showFinal(status, message) {
