@@ -9,7 +9,7 @@ from approvals.models import ApprovalRequest
 from fallbacks.lockout import failures_in_a_row
 from fallbacks.models import OneTimeCode, SmsSend, SubscriberBackoff
 from tenants.models import Subscriber
-from tests.helpers import PhoneDevice, SignedClient
+from tests.helpers import PhoneDevice, SignedClient, wait_until
 
 UK_MOBILE = "+447400123456"  # libphonenumber's example GB mobile
 _logins = itertools.count(1)
@@ -19,6 +19,14 @@ def start_push(relying: SignedClient, username: str = "alice") -> str:
     response = relying.auth(username)
     assert response.status_code == 201, response.json()
     return response.json()["txid"]
+
+
+def pushed_before_a_later_push(relying: SignedClient, push_outbox: list[Any]) -> list[dict[str, str]]:
+    """The data of the pushes sent before a push login started now (in a ``transaction=True`` test, so
+    notices go out on commit): once that push is delivered, any push asked for earlier is too."""
+    later = start_push(relying)
+    wait_until(lambda: any(message.data["approval_id"] == later for message in push_outbox))
+    return [message.data for message in push_outbox if message.data["approval_id"] != later]
 
 
 def fallback(relying: SignedClient, txid: str, factor: str) -> Any:

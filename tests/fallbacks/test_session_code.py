@@ -13,9 +13,11 @@ from approvals.models import ApprovalRequest
 from fallbacks.models import OneTimeCode
 from mfa_server.asgi import application as asgi_application
 from policies.models import Policy
+from tests.conftest import make_device
 from tests.fallbacks.helpers import (
     fallback,
     passcode,
+    pushed_before_a_later_push,
     session_codes,
     snapshot,
     start_push,
@@ -169,7 +171,9 @@ def test_session_code__bad_factor__400(relying, phone, body):
     assert OneTimeCode.objects.count() == 0
 
 
-def test_code_start__session_code_directly__no_push(relying, phone, push_outbox):
+@pytest.mark.django_db(transaction=True)
+def test_code_start__session_code_directly__no_push(relying, subscriber, phone, push_outbox):
+    make_device(subscriber, name="Pocket phone", fcm_token="fcm-token-1")  # any push would reach it
     response = relying.request(
         "POST",
         "/api/v1/auth/code",
@@ -177,7 +181,8 @@ def test_code_start__session_code_directly__no_push(relying, phone, push_outbox)
     )
     assert response.status_code == 201, response.json()
     txid = response.json()["txid"]
-    assert push_outbox == []
+    # No sign-in push: the device that is not connected is only woken to fetch its code.
+    assert pushed_before_a_later_push(relying, push_outbox) == [{"approval_id": txid, "kind": "session_code"}]
     (delivered,) = session_codes(phone)
     assert delivered["code"] not in response.content.decode()
     approval = ApprovalRequest.objects.get(pk=txid)

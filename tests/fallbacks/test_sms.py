@@ -14,7 +14,7 @@ from fallbacks.services import phone_number_set
 from policies.models import Policy
 from tenants.models import Subscriber
 from tests.conftest import make_device
-from tests.fallbacks.helpers import UK_MOBILE, fallback, snapshot, start_push, verify, wrong
+from tests.fallbacks.helpers import UK_MOBILE, fallback, pushed_before_a_later_push, snapshot, start_push, verify, wrong
 from tests.helpers import audit_kinds, db_text
 
 pytestmark = pytest.mark.django_db
@@ -218,10 +218,12 @@ def test_sms__provider_fails__502_code_burnt(relying, phone, alice_phone_number,
     assert audit_kinds(kind="sms.failed") == ["sms.failed"]
 
 
-def test_code_start__sms_directly(relying, phone, alice_phone_number, sms_outbox, push_outbox):
+@pytest.mark.django_db(transaction=True)
+def test_code_start__sms_directly(relying, subscriber, alice_phone_number, sms_outbox, push_outbox):
+    make_device(subscriber, fcm_token="fcm-token-1")  # any push would reach it
     response = relying.request("POST", "/api/v1/auth/code", body={"username": "alice", "factor": "sms"})
     assert response.status_code == 201, response.json()
-    assert push_outbox == []
+    assert pushed_before_a_later_push(relying, push_outbox) == []
     assert len(sms_outbox) == 1
     txid = response.json()["txid"]
     assert verify(relying, txid, sms_code(sms_outbox[0])).json()["result"] == "allow"
