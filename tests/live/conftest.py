@@ -1,17 +1,19 @@
 """Fixtures for tests with real processes, real sockets and fake external providers.
 
-- ``ServerProcess``: a subprocess in its own process group, started until its port answers, killed as a group.
+- ``ServerProcess``: a subprocess in its own process group, started until it answers HTTP, killed as a group.
 - ``HttpRecorder``: the shared recording HTTP server (``tests.helpers.RecordingServer``) answering JSON from a
   script (a relying service's webhook receiver, or a fake FCM HTTP v1 + OAuth token endpoint).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +24,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from tests.helpers import RecordedRequest, RecordingServer, free_port, json_reply, wait_for_port
+from tests.helpers import RecordedRequest, RecordingServer, free_port, json_reply
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -33,6 +35,10 @@ PYTHON = sys.executable
 
 # How long a background task needs to record what just happened (a few milliseconds, plus slack for a busy CI box).
 SETTLE_SECONDS = 0.3
+
+# How long a server may take to answer its first HTTP request: several processes importing Django at
+# once on a slow 2-core CI machine take far longer than on a laptop.
+READY_SECONDS = 60.0
 
 
 def live_database_url() -> str:
@@ -68,6 +74,29 @@ def run_json(args: list[str], env: dict[str, str], *, timeout: float = 30, expec
 # --- server processes ------------------------------------------------------------------------------
 
 
+def wait_for_http(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Block until 127.0.0.1:``port`` answers an HTTP request; fail early if ``process`` died.
+
+    An open port is not enough: granian listens before its workers have imported the application, and
+    a request sent then waits for that import. Any HTTP answer (even an error status) means the
+    application is loaded.
+    """
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before answering on {port}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=min(left, 5.0))
+        try:
+            connection.request("GET", "/health")
+            connection.getresponse().read()
+            return
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.1)
+        finally:
+            connection.close()
+    raise TimeoutError(f"no HTTP answer on 127.0.0.1:{port} after {timeout}s")
+
+
 @dataclass
 class ServerProcess:
     """A server subprocess in its own process group, with its output in a log file (``port`` 0: no port)."""
@@ -95,11 +124,12 @@ class ServerProcess:
             )
         return self
 
-    def wait_ready(self, *, timeout: float = 30.0) -> ServerProcess:
-        """Wait until the port answers; on failure stop the process and show its log."""
+    def wait_ready(self, *, timeout: float = READY_SECONDS) -> ServerProcess:
+        """Wait until the server answers HTTP (a process without a port: until it runs); on failure stop
+        the process and show its log."""
         try:
             if self.port:
-                wait_for_port(self.port, timeout=timeout, process=self.process)
+                wait_for_http(self.port, timeout=timeout, process=self.process)
             elif self.process is None or self.process.poll() is not None:
                 raise RuntimeError("process exited")
         except Exception as exc:
@@ -232,12 +262,26 @@ FCM_PROJECT = "demo-mfa"
 FCM_ACCESS_TOKEN = "fake-access-token-for-tests"
 
 
+# How long a held answer waits at most for ``release()``: far longer than any client timeout under test,
+# so a client that does not give up by itself is seen hanging; teardown releases it at once.
+HOLD_SECONDS = 60.0
+
+
 @dataclass
 class FakeFcm:
-    """FCM HTTP v1 as firebase-admin sees it; ``answers[token] = (status, fcm_status, error_code, delay)``."""
+    """FCM HTTP v1 as firebase-admin sees it; ``answers[token] = (status, fcm_status, error_code, hold)``.
+
+    An answer with ``hold`` seconds is held until ``release()`` (or ``hold`` seconds), then sent: a slow or
+    hanging provider whose answer comes exactly when the test lets it, not when a sleep happens to end.
+    """
 
     answers: dict[str, tuple[int, str, str, float]] = field(default_factory=dict)
     recorder: HttpRecorder = field(init=False)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        """Send every held answer now (and answer later requests without holding them)."""
+        self.released.set()
 
     def sends(self) -> list[dict[str, Any]]:
         """Every message the fake received, in order (the ``message`` object of each send)."""
@@ -254,13 +298,11 @@ class FakeFcm:
         token = request.json()["message"].get("token", "")
         if token not in self.answers:
             return 200, {"name": f"projects/{FCM_PROJECT}/messages/{len(self.recorder.requests)}"}, 0
-        status, fcm_status, error_code, delay = self.answers[token]
+        status, fcm_status, error_code, hold = self.answers[token]
+        if hold:
+            self.released.wait(hold)
         details = [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": error_code}]
-        return (
-            status,
-            {"error": {"code": status, "message": "fake error", "status": fcm_status, "details": details}},
-            delay,
-        )
+        return status, {"error": {"code": status, "message": "fake error", "status": fcm_status, "details": details}}, 0
 
 
 def service_account_json(token_uri: str) -> str:
@@ -286,8 +328,9 @@ def service_account_json(token_uri: str) -> str:
 
 
 @pytest.fixture
-def fake_fcm(http_recorder, settings, monkeypatch) -> FakeFcm:
-    """Routes the real firebase-admin client to a local fake and turns on the FCM push backend."""
+def fake_fcm(http_recorder, settings, monkeypatch) -> Iterator[FakeFcm]:
+    """Routes the real firebase-admin client to a local fake and turns on the FCM push backend; held
+    answers are released after the test, so nothing waits out ``HOLD_SECONDS``."""
     from firebase_admin import messaging
 
     fake = FakeFcm()
@@ -297,4 +340,5 @@ def fake_fcm(http_recorder, settings, monkeypatch) -> FakeFcm:
     monkeypatch.setattr(messaging._MessagingService, "FCM_URL", f"{fake.recorder.url}/v1/projects/{{0}}/messages:send")
     settings.MFA_FCM_CREDENTIALS_JSON = service_account_json(f"{fake.recorder.url}/token")
     settings.MFA_PUSH_BACKENDS = ["devices.delivery.fcm.FcmPushBackend"]
-    return fake
+    yield fake
+    fake.release()

@@ -15,7 +15,7 @@ from mfa_server.asgi import application
 from tenants.services import subscriber_get_or_create
 from tests.conftest import make_device
 from tests.helpers import wait_until
-from tests.live.conftest import FCM_ACCESS_TOKEN
+from tests.live.conftest import FCM_ACCESS_TOKEN, HOLD_SECONDS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -64,14 +64,17 @@ def test_fcm_push__unregistered__token_dropped_audited_and_not_retried(fake_fcm,
 
 
 def test_fcm_push__provider_outage__audited_and_login_still_approvable(fake_fcm, relying, phone, subscriber):
-    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 4.0)  # slow, then down; 502 is not retried
+    # Slow, then down (502 is not retried): the answer is held until auth has returned, so an auth that
+    # waited for it would take the whole FCM client timeout (10 s).
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", HOLD_SECONDS)
     Device.objects.filter(pk=phone.device_id).update(fcm_token=DOWN)
 
     started = time.monotonic()
     created = relying.auth("alice", display_text="outage")
     elapsed = time.monotonic() - started
+    fake_fcm.release()
     assert created.status_code == 201, created.json()
-    assert elapsed < 2.0, f"auth waited {elapsed:.2f}s for the push provider"
+    assert elapsed < 5.0, f"auth waited {elapsed:.2f}s for the push provider"
     txid, number = created.json()["txid"], created.json()["number"]
 
     fake_fcm.recorder.wait_answered(1, timeout=10, path_suffix=":send")
@@ -134,35 +137,37 @@ async def test_fcm_push__provider_hangs__websocket_notice_to_other_user_not_held
 ):
     """An FCM outage that makes every send hang must not delay WebSocket notices (or anything else)."""
     settings.MFA_POLICY_PUSH_LIMIT = 0  # alice asks many times here; push-fatigue limits are not under test
-    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 4.0)
+    # Every send to alice's phone hangs until the test releases them (FCM's client gives up after 10 s).
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", HOLD_SECONDS)
     await Device.objects.filter(pk=phone.device_id).aupdate(fcm_token=DOWN)
     bob = await sync_to_async(subscriber_get_or_create)(tenant=tenant, username="bob")
     bob_phone = await sync_to_async(make_device)(bob, "Bob phone")
     ws = WebsocketCommunicator(
         application, "/ws/device", headers=[(b"authorization", f"Device {bob_phone.token}".encode())]
     )
-    assert (await ws.connect(timeout=3))[0]
+    assert (await ws.connect(timeout=10))[0]
     try:
         for i in range(HANGING_PUSHES):  # as many hanging sends as the background pool has threads
             assert (await sync_to_async(relying.auth)("alice", display_text=f"alice {i}")).status_code == 201
         created = await sync_to_async(relying.auth)("bob", display_text="bob")
         started = time.monotonic()
-        message = await ws.receive_json_from(timeout=5)
+        message = await ws.receive_json_from(timeout=8)
         waited = time.monotonic() - started
         assert message == {"type": "approval.request", "approval_id": created.json()["txid"]}
-        assert waited < 2.0, f"bob's WebSocket notice waited {waited:.2f}s behind the hanging FCM sends (4 s)"
+        assert waited < 5.0, f"bob's WebSocket notice waited {waited:.2f}s behind the hanging FCM sends (10 s)"
     finally:
+        fake_fcm.release()
         await ws.disconnect()
         await sync_to_async(fake_fcm.recorder.wait_answered)(HANGING_PUSHES, timeout=15, path_suffix=":send")
 
 
 def test_fcm_push__provider_never_answers__send_times_out_and_is_audited(fake_fcm, relying, phone, settings):
     settings.MFA_FCM_TIMEOUT_SECONDS = 0.5
-    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", 5.0)  # answers long after the timeout
+    fake_fcm.answers[DOWN] = (502, "UNAVAILABLE", "UNAVAILABLE", HOLD_SECONDS)  # answers only after the test
     Device.objects.filter(pk=phone.device_id).update(fcm_token=DOWN)
     txid = relying.auth("alice").json()["txid"]
     started = time.monotonic()
-    failed = wait_until(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).first(), timeout=4)
+    failed = wait_until(lambda: AuditEvent.objects.filter(kind="push.failed", approval_id=txid).first(), timeout=8)
     waited = time.monotonic() - started
     assert failed.detail == {"backend": "FcmPushBackend", "error": "UNAVAILABLE"}  # how firebase-admin maps a timeout
-    assert waited < 3.0, f"the FCM call hung {waited:.2f}s despite a 0.5 s timeout (one retry included)"
+    assert waited < 4.5, f"the FCM call hung {waited:.2f}s despite a 0.5 s timeout (one retry included)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -17,6 +18,7 @@ from approvals.webhooks import webhook_signature
 from approvals.worker import run_once
 from audit.models import AuditEvent
 from tests.helpers import SignedClient, wait_until
+from tests.live.conftest import HOLD_SECONDS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
@@ -86,7 +88,9 @@ def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, r
     backoff = timedelta(seconds=2)  # 2 ** attempts seconds after the failed attempt, which fell in [before, after]
     assert before + backoff <= failed.next_attempt_at <= after + backoff
 
-    assert run_once()["webhooks"] == 0  # not due yet: nothing is sent early
+    # Not due yet: nothing is sent early. On the real clock a stall of the test could make it due here.
+    with time_machine.travel(failed.next_attempt_at - timedelta(seconds=1), tick=False):
+        assert run_once()["webhooks"] == 0
     assert len(hook.requests) == 1
 
     with time_machine.travel(failed.next_attempt_at + timedelta(milliseconds=100), tick=True):
@@ -102,29 +106,44 @@ def test_webhook__receiver_fails_first__worker_retries_after_backoff(receiver, r
 
 
 def test_webhook__slow_receiver__decision_and_cancel_do_not_wait(receiver, relying, phone, settings):
-    # The receiver holds the first delivery 5 s and the second 4 s, so both are in flight while
-    # the requests are measured (with a wide margin on a loaded machine), and their bookkeeping
-    # writes land about a second apart. The sender waits longer than that: slow, not failed.
-    settings.MFA_WEBHOOK_TIMEOUT_SECONDS = 15.0
-    hook = receiver(lambda request: (200, {}, 5.0 if len(hook.requests) == 1 else 4.0))
+    # The receiver holds each delivery until the test releases it, so both are in flight while the
+    # requests are measured: a decision or cancel that waited for its webhook would take the sender's
+    # whole timeout (30 s: slow, not failed). The deliveries are then released one after the other,
+    # so their bookkeeping writes do not meet.
+    settings.MFA_WEBHOOK_TIMEOUT_SECONDS = 30.0
+    released: dict[str, threading.Event] = {}
+
+    def held(request):
+        released[request.json()["approval_id"]].wait(HOLD_SECONDS)
+        return 200, {}, 0
+
+    hook = receiver(held)
     first = relying.auth("alice", display_text="one").json()
     second = relying.auth("alice", display_text="two").json()
+    released.update({first["txid"]: threading.Event(), second["txid"]: threading.Event()})
 
-    started = time.monotonic()
-    assert phone.decide(first["txid"], "approve", first["number"]).status_code == 200
-    decide_seconds = time.monotonic() - started
-    wait_until(lambda: len(hook.requests) == 1)  # the first delivery is now held by the receiver
-    started = time.monotonic()
-    cancelled = relying.request("POST", f"/api/v1/auth/{second['txid']}/cancel")
-    cancel_seconds = time.monotonic() - started
-    assert cancelled.status_code == 200, cancelled.json()
-    assert cancelled.json()["status"] == "cancelled"
+    try:
+        started = time.monotonic()
+        assert phone.decide(first["txid"], "approve", first["number"]).status_code == 200
+        decide_seconds = time.monotonic() - started
+        wait_until(lambda: len(hook.requests) == 1)  # the first delivery is now held by the receiver
+        started = time.monotonic()
+        cancelled = relying.request("POST", f"/api/v1/auth/{second['txid']}/cancel")
+        cancel_seconds = time.monotonic() - started
+        assert cancelled.status_code == 200, cancelled.json()
+        assert cancelled.json()["status"] == "cancelled"
 
-    assert decide_seconds < 2.5, f"device decision waited {decide_seconds:.2f}s for the webhook"
-    assert cancel_seconds < 2.5, f"relying cancel waited {cancel_seconds:.2f}s for the webhook"
-    hook.wait_answered(2, timeout=15)
-    wait_until(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 2, timeout=10)
-    assert [r.json()["status"] for r in hook.requests] == ["approved", "cancelled"]
+        assert decide_seconds < 5.0, f"device decision waited {decide_seconds:.2f}s for the webhook"
+        assert cancel_seconds < 5.0, f"relying cancel waited {cancel_seconds:.2f}s for the webhook"
+        released[first["txid"]].set()
+        wait_until(lambda: delivery_for(first["txid"]).status == "delivered", timeout=10)
+        released[second["txid"]].set()
+        hook.wait_answered(2, timeout=10)
+        wait_until(lambda: WebhookDelivery.objects.filter(status="delivered").count() == 2, timeout=10)
+        assert [r.json()["status"] for r in hook.requests] == ["approved", "cancelled"]
+    finally:
+        for event in released.values():
+            event.set()
 
 
 def test_webhook__receiver_always_fails__gives_up_after_max_attempts_and_audits(receiver, relying, phone, settings):
@@ -151,8 +170,16 @@ def test_webhook__receiver_always_fails__gives_up_after_max_attempts_and_audits(
 
 
 def test_webhook__slow_receiver__sync_auth_answers_as_soon_as_decided(receiver, relying, phone, settings):
-    settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS = 10
-    hook = receiver(lambda request: (200, {}, 5.0))
+    # The receiver holds the webhook until the sync auth has answered (or the test gave up on it), and
+    # the sync auth may wait 30 s: an answer that waited for the webhook or the deadline comes too late.
+    settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS = 30
+    released = threading.Event()
+
+    def held(request):
+        released.wait(HOLD_SECONDS)
+        return 200, {}, 0
+
+    hook = receiver(held)
     waiting_service = SignedClient(Client(), relying.ikey, relying.skey)
 
     def sync_auth():
@@ -162,15 +189,18 @@ def test_webhook__slow_receiver__sync_auth_answers_as_soon_as_decided(receiver, 
             connection.close()
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        answer = pool.submit(sync_auth)
-        pending = wait_until(lambda: ApprovalRequest.objects.filter(status="pending").first())
-        assert phone.decide(str(pending.pk), "approve", pending.number).status_code == 200
-        decided_at = time.monotonic()
-        response = answer.result(timeout=10)
-        waited = time.monotonic() - decided_at
+        try:
+            answer = pool.submit(sync_auth)
+            pending = wait_until(lambda: ApprovalRequest.objects.filter(status="pending").first(), timeout=10)
+            assert phone.decide(str(pending.pk), "approve", pending.number).status_code == 200
+            decided_at = time.monotonic()
+            response = answer.result(timeout=15)
+            waited = time.monotonic() - decided_at
+        finally:
+            released.set()
     assert response.status_code == 200, response.content
     assert (response.json()["txid"], response.json()["result"]) == (str(pending.pk), "allow")
-    assert waited < 2.5, f"sync auth answered {waited:.2f}s after the decision (the receiver sleeps 5 s)"
+    assert waited < 5.0, f"sync auth answered {waited:.2f}s after the decision (the receiver holds the webhook)"
     hook.wait_answered(1, timeout=10)
 
 
