@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -21,6 +22,7 @@ ORIGIN = (b"origin", b"http://localhost")
 # How long to wait for a frame that must come (generous: a slow CI machine; a frame that came is not waited for).
 TIMEOUT = 10
 PONG = {"type": "pong"}
+IDLE_SECONDS = 7  # longer than one blocking read of the Redis channel layer (5 s)
 
 
 def communicator(token: str | None) -> WebsocketCommunicator:
@@ -187,3 +189,12 @@ async def test_device_socket__unknown_or_malformed_frames__error_frame_and_stays
         assert await ws.receive_json_from(timeout=TIMEOUT) == PONG
     finally:
         await ws.disconnect()
+
+
+async def test_device_socket__idle_past_the_layers_blocking_read__stays_open(phone):
+    """Between events the channel layer blocks on Redis for 5 s at a time: the Redis client must not give
+    up first (redis-py 8 reads with a 5 s timeout by default, which closed every idle socket)."""
+    ws = await connected(phone)
+    await asyncio.sleep(IDLE_SECONDS)
+    assert await until_pong(ws) == []
+    await ws.disconnect()
