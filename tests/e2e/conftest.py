@@ -94,16 +94,13 @@ def approver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
     if _chromium_missing():
         pytest.skip(_chromium_missing() or "")
     workdir = tmp_path_factory.mktemp("e2e-server")
-    port = free_port()
     db_path = workdir / "db.sqlite3"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="tests.e2e.settings",
         DATABASE_URL=f"sqlite:///{db_path}",
         DJANGO_ALLOWED_HOSTS="localhost,127.0.0.1",
-        MFA_PUBLIC_URL=f"http://localhost:{port}",
         MFA_WEBAUTHN_RP_ID="localhost",
-        MFA_WEBAUTHN_ORIGINS=f"http://localhost:{port}",
         MFA_API_HOSTNAME="127.0.0.1",
         PYTHONUNBUFFERED="1",
     )
@@ -112,6 +109,8 @@ def approver_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
         env=env, cwd=REPO, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert migrate.returncode == 0, migrate.stderr[-3000:]
+    port = free_port()  # picked just before the server binds it: less time for anything else to take it
+    env.update(MFA_PUBLIC_URL=f"http://localhost:{port}", MFA_WEBAUTHN_ORIGINS=f"http://localhost:{port}")
     log_path = workdir / "daphne.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
