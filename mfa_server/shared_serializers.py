@@ -26,6 +26,8 @@ def represent(serializer_class: type[Serializer], instance: Any) -> dict[str, An
 def validated(serializer_class: type[Serializer], data: Any) -> dict[str, Any]:
     """What ``serializer_class(data=data)`` holds as ``validated_data`` once valid; otherwise raises the
     ``ValidationError`` (field -> messages) that ``is_valid(raise_exception=True)`` raises."""
+    if data is None:  # a JSON ``null`` body: is_valid words that error itself ("No data provided")
+        serializer_class(data=data).is_valid(raise_exception=True)
     return _bound(serializer_class).run_validation(data)
 
 

@@ -22,8 +22,10 @@ def start_push(relying: SignedClient, username: str = "alice") -> str:
 
 
 def pushed_before_a_later_push(relying: SignedClient, push_outbox: list[Any]) -> list[dict[str, str]]:
-    """The data of the pushes sent before a push login started now (in a ``transaction=True`` test, so
-    notices go out on commit): once that push is delivered, any push asked for earlier is too."""
+    """The data of the pushes in the outbox once a push login started now has been delivered (in a
+    ``transaction=True`` test, so notices go out on commit), that one left out. Pushes go out from a pool
+    of threads, so one asked for earlier is very likely, not certainly, delivered by then: wait for an
+    expected one first."""
     later = start_push(relying)
     wait_until(lambda: any(message.data["approval_id"] == later for message in push_outbox))
     return [message.data for message in push_outbox if message.data["approval_id"] != later]

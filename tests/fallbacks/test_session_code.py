@@ -25,7 +25,7 @@ from tests.fallbacks.helpers import (
     verify,
     wrong,
 )
-from tests.helpers import audit_kinds, db_text
+from tests.helpers import audit_kinds, db_text, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -182,6 +182,7 @@ def test_code_start__session_code_directly__no_push(relying, subscriber, phone, 
     assert response.status_code == 201, response.json()
     txid = response.json()["txid"]
     # No sign-in push: the device that is not connected is only woken to fetch its code.
+    wait_until(lambda: push_outbox)
     assert pushed_before_a_later_push(relying, push_outbox) == [{"approval_id": txid, "kind": "session_code"}]
     (delivered,) = session_codes(phone)
     assert delivered["code"] not in response.content.decode()
@@ -214,9 +215,6 @@ async def test_session_code__delivered_over_websocket(relying, phone):
 
 @pytest.mark.django_db(transaction=True)
 def test_session_code__sleeping_device_gets_codeless_wake_up_push(relying, subscriber, push_outbox):
-    from tests.conftest import make_device
-    from tests.helpers import wait_until
-
     sleeper = make_device(subscriber, name="Pocket phone", fcm_token="fcm-token-1")
     txid = start_push(relying)
     wait_until(lambda: push_outbox)

@@ -61,12 +61,12 @@ def test_shared_cache_flushed__process_reloads(relying, phone, django_assert_max
 
 
 def test_token_expired__process_reloads_even_without_a_change(relying, phone, settings, django_assert_max_num_queries):
-    settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS = 30
+    settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS = 37
     cache.clear()
-    txid = relying.auth("alice").json()["txid"]  # a new token, living 30 seconds
+    txid = relying.auth("alice").json()["txid"]  # a new token, living 37 seconds
     assert status_queries(relying, txid, django_assert_max_num_queries) == 1
     shared, key = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]), cache.make_key(GENERATION_KEY)
-    assert 0 < shared.pttl(key) <= 30_000  # a lost change notice is bounded by this age
+    assert 36_000 < shared.pttl(key) <= 37_000  # a lost change notice is bounded by this age
     shared.delete(key)  # what Redis does when that age is up
 
     assert status_queries(relying, txid, django_assert_max_num_queries) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
 
 from approvals.api.serializers import ApprovalStatusSerializer, AuthInputSerializer, StatusQuerySerializer
@@ -47,6 +48,9 @@ INPUT_CASES = [
     (AuthInputSerializer, {"username": "", "factor": "sms", "context": {"ip": "not-an-ip"}}),
     (AuthInputSerializer, {"username": "alice", "context": "nope"}),
     (AuthInputSerializer, ["alice"]),
+    (AuthInputSerializer, None),  # a JSON null body
+    (StatusQuerySerializer, QueryDict("wait=5")),  # what the view passes: request.query_params
+    (StatusQuerySerializer, QueryDict("wait=abc&wait=1")),
     (StatusQuerySerializer, {"wait": "5"}),
     (StatusQuerySerializer, {}),
     (StatusQuerySerializer, {"wait": "61"}),

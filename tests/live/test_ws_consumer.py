@@ -191,10 +191,13 @@ async def test_device_socket__unknown_or_malformed_frames__error_frame_and_stays
         await ws.disconnect()
 
 
+@pytest.mark.redis
 async def test_device_socket__idle_past_the_layers_blocking_read__stays_open(phone):
     """Between events the channel layer blocks on Redis for 5 s at a time: the Redis client must not give
     up first (redis-py 8 reads with a 5 s timeout by default, which closed every idle socket)."""
     ws = await connected(phone)
-    await asyncio.sleep(IDLE_SECONDS)
-    assert await until_pong(ws) == []
-    await ws.disconnect()
+    try:
+        await asyncio.sleep(IDLE_SECONDS)
+        assert await until_pong(ws) == []
+    finally:
+        await ws.disconnect()

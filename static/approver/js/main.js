@@ -280,7 +280,7 @@ async function openApproval(approvalId) {
   show("approval");
   if (approval.number_digits) $("match-number").focus();
   if (approval.status !== "pending") {
-    showFinal(approval.status);
+    showFinal(approval, approval.status);
     return;
   }
   window.clearTimeout(state.expiryTimer);
@@ -294,12 +294,14 @@ async function openApproval(approvalId) {
 function endedElsewhere(approval, status) {
   if (approval !== state.current || approval.final) return;
   if (approval.deciding) approval.endedMeanwhile = status;
-  else showFinal(status);
+  else showFinal(approval, status);
 }
 
-function showFinal(status, message) {
+// The outcome of ``approval``, shown only while it is the request on screen (the user may have moved on).
+function showFinal(approval, status, message) {
+  approval.final = true;
+  if (approval !== state.current) return;
   window.clearTimeout(state.expiryTimer);
-  if (state.current) state.current.final = true;
   $("decision-form").hidden = true;
   const result = $("approval-result");
   result.textContent = message || FINAL_TEXT[status] || `This request is ${status}.`;
@@ -329,21 +331,21 @@ async function decide(decision) {
     }
     const result = await api(`approvals/${approval.approval_id}/decision`, { method: "POST", body });
     setStatus("");
-    showFinal(result.status);
+    showFinal(approval, result.status);
   } catch (err) {
     setStatus("");
     if (err.code === "number_mismatch") {
-      showFinal("denied", messageFor(err));
+      showFinal(approval, "denied", messageFor(err));
     } else if (err.code === "approval_expired") {
-      showFinal("timeout");
+      showFinal(approval, "timeout");
     } else if (err.code === "approval_already_decided") {
-      showFinal("decided", messageFor(err));
+      showFinal(approval, "decided", messageFor(err));
     } else {
       setAlert(err);
     }
   } finally {
     approval.deciding = false;
-    if (!approval.final && approval.endedMeanwhile) showFinal(approval.endedMeanwhile);
+    if (!approval.final && approval.endedMeanwhile) showFinal(approval, approval.endedMeanwhile);
     buttons.forEach((b) => busy(b, false));
   }
 }
