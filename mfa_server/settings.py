@@ -129,7 +129,8 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     # Server-side parameters and prepared statements: PostgreSQL parses and plans each statement once per
     # connection, not once per call (its CPU per push round trip: 5.5 -> 3.2 ms, bench/approvals.py). Turn
-    # off behind a pooler in transaction mode that cannot keep prepared statements (PgBouncer before 1.21).
+    # off behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21, or without
+    # max_prepared_statements).
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
         DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
