@@ -6,7 +6,6 @@ Every flow starts from the activation link, as a user would, and ends with what 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -16,8 +15,6 @@ from tests.e2e.a11y import accessibility_problems
 from tests.helpers import wait_until
 
 pytestmark = pytest.mark.e2e
-
-LIVE_UPDATE_GRACE_SECONDS = 1.0
 
 
 def enrol(approver_server: Any, phone: Any, name: str, **seed: Any) -> tuple[dict[str, str], RelyingClient]:
@@ -135,19 +132,11 @@ def test_browser__fingerprint_not_verified__approval_refused(approver_server, ph
     assert status == [("pending",)]
 
 
-def hold_answer_until_denied_elsewhere(route: Any) -> None:
-    """Send the request on, then answer the page only once the request has ended on the server.
-
-    The server announces the end over the WebSocket as it happens, so the page sees it first.
-    """
-    answer = route.fetch()
-    time.sleep(LIVE_UPDATE_GRACE_SECONDS)
-    route.fulfill(response=answer)
-
-
 def test_browser__wrong_number__denied(approver_server, phone):
-    _, relying = enrol(approver_server, phone, "wrongnum")
     page = phone.page
+    frames: list[str] = []  # what the page's WebSocket received
+    page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: frames.append(str(payload))))
+    _, relying = enrol(approver_server, phone, "wrongnum")
     # The network drops: the page says so, and Refresh explains why it cannot check.
     page.context.set_offline(True)
     page.wait_for_function("() => document.getElementById('status').textContent.startsWith('No connection')")
@@ -160,7 +149,8 @@ def test_browser__wrong_number__denied(approver_server, phone):
     wrong = "".join(str((int(d) + 1) % 10) for d in created["number"])
     # The wrong number ends the request at once, so the live "denied" update can reach the page before
     # the decision's own answer: hold that answer back until it has, as a slow network would.
-    page.route("**/decision", hold_answer_until_denied_elsewhere)
+    held: list[tuple[Any, Any]] = []
+    page.route("**/decision", lambda route: held.append((route, route.fetch())))
     reopened: list[str] = []
     page.route(f"**/approvals/{created['txid']}", lambda route: (reopened.append(route.request.url), route.continue_()))
     page.fill("#match-number", wrong)
@@ -168,6 +158,16 @@ def test_browser__wrong_number__denied(approver_server, phone):
     # reconnect) keeps what the user typed: nothing is fetched, nothing reset.
     page.evaluate("id => { window.location.hash = 'approval=' + id; }", created["txid"])
     page.click("#approve-button")
+    for _ in range(300):  # up to 15 s; each wait lets Playwright deliver the route and the frames
+        if held and any('"approval.updated"' in frame for frame in frames):
+            break
+        page.wait_for_timeout(50)
+    else:
+        pytest.fail(f"the live update never reached the page: held {len(held)}, frames {frames}")
+    page.wait_for_timeout(200)  # time for the page to handle that frame
+    assert page.is_hidden("#approval-result")  # the page waits for its own decision's answer
+    route, answer = held[0]
+    route.fulfill(response=answer)
     page.wait_for_selector("#approval-result[data-status=denied]")
     assert "did not match" in page.text_content("#approval-result")
     assert reopened == []
