@@ -45,12 +45,13 @@ def notify_devices_of_request(*, approval: ApprovalRequest, targets: list[Device
     approval_id, subscriber_id = str(approval.pk), approval.subscriber_id
     tenant_id = approval.subscriber.tenant_id
     event = {"type": "approval.request", "approval_id": approval_id}
-    transaction.on_commit(lambda: broadcast_to_subscriber(subscriber_id, event))
+    # The push first: it only goes to the pool, while the live notice may wait on a slow Redis.
     transaction.on_commit(
         lambda: run_provider_call(
             push_to_devices, targets, data={"approval_id": approval_id}, approval_id=approval_id, tenant_id=tenant_id
         )
     )
+    transaction.on_commit(lambda: broadcast_to_subscriber(subscriber_id, event))
 
 
 def notify_devices_of_decision(*, approval: ApprovalRequest) -> None:

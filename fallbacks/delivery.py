@@ -32,8 +32,8 @@ def session_code_deliver(
         "application": approval.application.name,
     }
     tenant_id = approval.application.tenant_id
-    transaction.on_commit(lambda: broadcast_to_devices([pk for pk, _, _ in targets], event))
-    # The wake-up carries {approval_id, kind} only, so a sleeping app fetches the code itself.
+    # The wake-up carries {approval_id, kind} only, so a sleeping app fetches the code itself. It goes
+    # first: it only goes to the pool, while the live notice may wait on a slow Redis.
     transaction.on_commit(
         lambda: run_provider_call(
             push_to_devices,
@@ -44,3 +44,4 @@ def session_code_deliver(
             reachable_only=True,
         )
     )
+    transaction.on_commit(lambda: broadcast_to_devices([pk for pk, _, _ in targets], event))

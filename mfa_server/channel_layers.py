@@ -1,10 +1,12 @@
-"""The in-process channel layer, made safe to send to from other threads.
+"""The project's channel layers: the in-process one made thread-safe, and Redis pub/sub with blocking sends.
 
 Channels' ``InMemoryChannelLayer`` keeps an ``asyncio.Queue`` per channel. Pushes are sent from the
 background pool, whose ``async_to_sync`` runs its own event loop: a ``put`` there completes the
 waiting consumer's future from the wrong thread, which does not wake the server's loop, so the
 device hears about the request only when something else happens to wake it (or never).
 Here a send to a channel that a consumer on another loop is waiting on is handed to that loop.
+
+With Redis, the HTTP workers publish live notices from the request thread (``group_send_blocking``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import asyncio
 import threading
 from typing import Any
 
+import redis
 from channels.layers import InMemoryChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.core.exceptions import ImproperlyConfigured
 
 
 class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
@@ -41,3 +46,25 @@ class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
                 # The parent's send never suspends, so the lock is released before anyone else runs.
                 return await super().send(channel, message)
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(super().send(channel, message), target))
+
+
+class BlockingPublishPubSubChannelLayer(RedisPubSubChannelLayer):
+    """channels_redis's pub/sub layer, plus a group send that plain (sync) code makes itself.
+
+    On this layer a group send is one Redis PUBLISH of the serialized message to the group's channel.
+    Handing that to an event loop from a request thread (a coroutine, a thread wake-up, the async
+    client) costs about 0.5 ms of CPU; a blocking client makes the same PUBLISH in about 50 us.
+    """
+
+    def __init__(self, hosts: list[Any], prefix: str = "asgi", **kwargs: Any) -> None:
+        super().__init__(hosts=hosts, prefix=prefix, **kwargs)
+        addresses = [host["address"] if isinstance(host, dict) else host for host in hosts]
+        if len(addresses) != 1:
+            raise ImproperlyConfigured("BlockingPublishPubSubChannelLayer takes exactly one Redis host")
+        self._group_channel_prefix = f"{prefix}__group__"  # as RedisPubSubLoopLayer._get_group_channel_name
+        # Bounded waits: a hung Redis costs a request at most this long, never the login itself.
+        self._publisher = redis.Redis.from_url(addresses[0], socket_timeout=2, socket_connect_timeout=2)
+
+    def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
+        """``group_send`` from sync code, on the calling thread."""
+        self._publisher.publish(self._group_channel_prefix + group, self.serialize(message))

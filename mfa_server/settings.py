@@ -138,11 +138,11 @@ else:
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    # Between events the layer blocks on Redis for 5 s at a time (BZPOPMIN): the client's read timeout must
-    # outlast that, or every idle device socket closes (redis-py 8 defaults to 5 s; channels_redis#422).
+    # Pub/sub: the HTTP workers publish live notices themselves (devices/live.py). The read timeout
+    # outlasts the layer's waits on Redis (redis-py 8 defaults to 5 s; channels_redis#422).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "mfa_server.channel_layers.BlockingPublishPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }

@@ -6,6 +6,7 @@ import pytest
 
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
+from tests.helpers import free_port, wait_until
 
 
 @pytest.mark.django_db(transaction=True)
@@ -39,3 +40,20 @@ def test_auth__wrong_number__denies_and_counts_failure(relying, phone, subscribe
     assert relying.status(txid).json()["result"] == "deny"
     subscriber.refresh_from_db()
     assert subscriber.failed_attempts == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_auth__live_channel_unreachable__login_goes_on_and_phone_still_pushed(
+    relying, phone, subscriber, push_outbox, settings, caplog
+):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "mfa_server.channel_layers.BlockingPublishPubSubChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}"]},  # nothing listens there
+        }
+    }
+    created = relying.auth("alice")
+    assert created.status_code == 201, created.json()
+    wait_until(lambda: len(push_outbox) == 1)
+    assert push_outbox[0].data == {"approval_id": created.json()["txid"]}
+    assert f"live notice to subscriber-{subscriber.pk} not sent" in caplog.text

@@ -22,7 +22,7 @@ ORIGIN = (b"origin", b"http://localhost")
 # How long to wait for a frame that must come (generous: a slow CI machine; a frame that came is not waited for).
 TIMEOUT = 10
 PONG = {"type": "pong"}
-IDLE_SECONDS = 7  # longer than one blocking read of the Redis channel layer (5 s)
+IDLE_SECONDS = 7  # longer than redis-py's default read timeout (5 s)
 
 
 def communicator(token: str | None) -> WebsocketCommunicator:
@@ -193,8 +193,8 @@ async def test_device_socket__unknown_or_malformed_frames__error_frame_and_stays
 
 @pytest.mark.redis
 async def test_device_socket__idle_past_the_layers_blocking_read__stays_open(phone):
-    """Between events the channel layer blocks on Redis for 5 s at a time: the Redis client must not give
-    up first (redis-py 8 reads with a 5 s timeout by default, which closed every idle socket)."""
+    """An idle socket outlives the Redis client's default read timeout (5 s in redis-py 8, which closed
+    every idle socket on channels_redis's list-based layer: channels_redis#422)."""
     ws = await connected(phone)
     try:
         await asyncio.sleep(IDLE_SECONDS)

@@ -40,13 +40,25 @@ async def test_device_socket__revoked_between_check_and_joining_groups__closed_4
     device_group, user_group = device_group_name(device.pk), subscriber_group_name(subscriber.pk)
     layer = get_channel_layer()
     original_group_add, original_group_send = layer.group_add, layer.group_send
-    close_notice_sent = threading.Event()  # set on the background loop's thread
+    close_notice_sent = threading.Event()  # set on the thread that sent it
     joined: list[tuple[str, str]] = []
+
+    def note_sent(group: str, message: dict[str, Any]) -> None:
+        if (group, message) == (device_group, {"type": "device.revoked"}):
+            close_notice_sent.set()
 
     async def group_send(group: str, message: dict[str, Any]) -> None:
         await original_group_send(group, message)
-        if (group, message) == (device_group, {"type": "device.revoked"}):
-            close_notice_sent.set()
+        note_sent(group, message)
+
+    if hasattr(layer, "group_send_blocking"):  # Redis: the revoking thread publishes the notice itself
+        original_group_send_blocking = layer.group_send_blocking
+
+        def group_send_blocking(group: str, message: dict[str, Any]) -> None:
+            original_group_send_blocking(group, message)
+            note_sent(group, message)
+
+        monkeypatch.setattr(layer, "group_send_blocking", group_send_blocking)
 
     async def group_add(group: str, channel: str) -> None:
         if not joined:  # the phone's handshake: its device passed the first check, no group joined yet
