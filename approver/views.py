@@ -47,6 +47,7 @@ def shell(request: HttpRequest) -> HttpResponse:
         "brand": brand,
         "brand_query": _brand_query(brand),
         "csrf_token": get_token(request),
+        "api_timeout_ms": round(settings.MFA_APPROVER_API_TIMEOUT_SECONDS * 1000),
         "logo_url": reverse("approver-logo", args=[brand.slug]) if brand.has_logo else "",
     }
     response = render(request, "approver/index.html", context)

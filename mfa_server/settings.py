@@ -210,6 +210,8 @@ MFA_WEBAUTHN_CHALLENGE_TTL_SECONDS = env.int("MFA_WEBAUTHN_CHALLENGE_TTL_SECONDS
 # The approver's device session cookie (HttpOnly, SameSite=Strict, Secure unless DEBUG).
 MFA_APPROVER_COOKIE_NAME = env.str("MFA_APPROVER_COOKIE_NAME", default="mfa_approver")
 MFA_APPROVER_COOKIE_MAX_AGE = env.int("MFA_APPROVER_COOKIE_MAX_AGE", default=365 * 24 * 3600)
+# How long the approver page waits for an answer to each of its API calls before saying so.
+MFA_APPROVER_API_TIMEOUT_SECONDS = env.float("MFA_APPROVER_API_TIMEOUT_SECONDS", default=20.0)
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"  # never served as is: tenant logos go through the approver's own view
 

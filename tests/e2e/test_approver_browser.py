@@ -176,6 +176,28 @@ def test_browser__wrong_number__denied(approver_server, phone):
     assert status["result"] == "deny"
 
 
+def test_browser__decision_never_answered__page_gives_up_and_the_user_tries_again(approver_server, phone):
+    page = phone.page
+    _, relying = enrol(approver_server, phone, "swallowed")
+    created = login(relying)
+    wait_for_request(page, created["txid"])
+    page.evaluate("document.querySelector('meta[name=\"api-timeout-ms\"]').content = '1000'")  # 20 s by default
+    swallowed: list[Any] = []
+    # The network swallows the decision: no answer ever comes.
+    page.route("**/decision", lambda route: swallowed.append(route))
+    page.click("#deny-button")
+    page.wait_for_selector("#alert[data-code=network_timeout]:not([hidden])")
+    assert "did not answer in time" in page.text_content("#alert")
+    assert len(swallowed) == 1
+    assert page.is_enabled("#deny-button")
+    assert page.is_hidden("#approval-result")
+    assert relying.status(created["txid"])["result"] == "waiting"  # nothing reached the server
+    page.unroute("**/decision")
+    page.click("#deny-button")
+    page.wait_for_selector("#approval-result[data-status=denied]")
+    assert relying.status(created["txid"])["result"] == "deny"
+
+
 def test_browser__this_was_not_me__fraud_recorded(approver_server, phone):
     _, relying = enrol(approver_server, phone, "fraud")
     page = phone.page

@@ -8,6 +8,7 @@ test("server codes and browser errors map to user messages", () => {
   assert.match(messageFor({ code: "number_mismatch" }), /denied/);
   assert.match(messageFor({ name: "NotAllowedError" }), /Nothing was approved/);
   assert.match(messageFor({ code: "network_error" }), /No connection/);
+  assert.match(messageFor({ code: "network_timeout" }), /did not answer in time/);
 });
 
 test("unknown errors get a generic message, server errors say so", () => {

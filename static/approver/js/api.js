@@ -1,4 +1,5 @@
-// Fetch wrapper for the approver API: same-origin cookies, CSRF header, problem+json -> ApiError(code).
+// Fetch wrapper for the approver API: same-origin cookies, CSRF header, problem+json -> ApiError(code),
+// and a time limit, so that a request the network swallowed never holds the page.
 
 export class ApiError extends Error {
   constructor(code, status, detail) {
@@ -9,10 +10,42 @@ export class ApiError extends Error {
 }
 
 const BASE = "/approver/api/";
+// The server sets the limit (MFA_APPROVER_API_TIMEOUT_SECONDS); 20 s if the page has none.
+function timeoutMs() {
+  return Number(document.querySelector('meta[name="api-timeout-ms"]')?.content) || 20000;
+}
 
-function csrfToken() {
+export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";
+}
+
+// ``fetch`` then ``read(response)`` within the time limit. A failed network gives ApiError("network_error"),
+// no answer in time ApiError("network_timeout"); ``read`` failing for any other reason gives null.
+export async function request(url, init, read = (response) => response.json()) {
+  const controller = new AbortController();
+  const timer = window.setTimeout(() => controller.abort(), timeoutMs());
+  try {
+    const response = await fetch(url, { ...init, credentials: "same-origin", cache: "no-store", signal: controller.signal });
+    let body = null;
+    if (response.status !== 204) {
+      try {
+        body = await read(response);
+      } catch (err) {
+        if (controller.signal.aborted) throw err;
+      }
+    }
+    return { response, body };
+  } catch (err) {
+    if (controller.signal.aborted) throw new ApiError("network_timeout", 0, "The service did not answer in time.");
+    throw new ApiError("network_error", 0, "The network is unavailable.");
+  } finally {
+    window.clearTimeout(timer);
+  }
+}
+
+export function errorOf(response, payload) {
+  return new ApiError((payload && payload.code) || `http_${response.status}`, response.status, payload && payload.detail);
 }
 
 export async function api(path, { method = "GET", body } = {}) {
@@ -23,30 +56,10 @@ export async function api(path, { method = "GET", body } = {}) {
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
   }
-  let response;
-  try {
-    response = await fetch(BASE + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-  } catch (err) {
-    throw new ApiError("network_error", 0, "The network is unavailable.");
-  }
-  if (response.status === 204) {
-    return null;
-  }
-  let payload = null;
-  try {
-    payload = await response.json();
-  } catch (err) {
-    payload = null;
-  }
+  const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
+  const { response, body: payload } = await request(BASE + path, init);
   if (!response.ok) {
-    const code = (payload && payload.code) || `http_${response.status}`;
-    throw new ApiError(code, response.status, payload && payload.detail);
+    throw errorOf(response, payload);
   }
   return payload;
 }

@@ -1,6 +1,6 @@
 // "Certificate for this computer": choose a PKCS#12 password, confirm with the fingerprint / face check,
 // download the .p12 once (the server generates the key and does not keep it).
-import { api, ApiError } from "./api.js";
+import { api, csrfToken, errorOf, request } from "./api.js";
 import { messageFor } from "./messages.js";
 import { getAssertion } from "./webauthn.js";
 
@@ -21,38 +21,22 @@ function messageOf(error) {
   return MESSAGES[code] || messageFor(error);
 }
 
-function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
-}
-
 // POST that answers a file: problem+json errors still become ApiError(code).
 async function postForFile(path, body) {
-  let response;
-  try {
-    response = await fetch(`/approver/api/${path}`, {
-      method: "POST",
-      // Errors come as problem+json; the PKCS#12 itself is a plain attachment outside content negotiation.
-      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-      cache: "no-store",
-    });
-  } catch (err) {
-    throw new ApiError("network_error", 0, "The network is unavailable.");
-  }
+  const init = {
+    method: "POST",
+    // Errors come as problem+json; the PKCS#12 itself is a plain attachment outside content negotiation.
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body),
+  };
+  const read = (response) => (response.ok ? response.blob() : response.json());
+  const { response, body: answer } = await request(`/approver/api/${path}`, init, read);
   if (!response.ok) {
-    let payload = null;
-    try {
-      payload = await response.json();
-    } catch (err) {
-      payload = null;
-    }
-    throw new ApiError((payload && payload.code) || `http_${response.status}`, response.status, payload && payload.detail);
+    throw errorOf(response, answer);
   }
   const disposition = response.headers.get("Content-Disposition") || "";
   const match = /filename="([^"]+)"/.exec(disposition);
-  return { blob: await response.blob(), filename: match ? match[1] : "certificate.p12" };
+  return { blob: answer, filename: match ? match[1] : "certificate.p12" };
 }
 
 function saveFile({ blob, filename }) {

@@ -2,19 +2,21 @@
 // The user reads the code here and types it on the sign-in page. They arrive over the live socket
 // ({"type": "session.code", ...}) and are fetched from the device API on refresh; nothing is stored.
 
+import { request } from "./api.js";
+
 const ENDPOINT = "/api/v1/device/codes";
 const codes = new Map(); // approval_id -> {approval_id, code, expires_at, application}
 
 export async function refreshCodes() {
-  let response;
+  let answer;
   try {
-    response = await fetch(ENDPOINT, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    answer = await request(ENDPOINT, { headers: { Accept: "application/json" } });
   } catch (err) {
-    return; // offline: the live socket or the next refresh brings them
+    return; // offline or no answer: the live socket or the next refresh brings them
   }
-  if (!response.ok) return;
+  if (!answer.response.ok || !Array.isArray(answer.body)) return;
   codes.clear();
-  for (const item of await response.json()) codes.set(item.approval_id, item);
+  for (const item of answer.body) codes.set(item.approval_id, item);
   render();
 }
 

@@ -2,6 +2,7 @@
 
 const MESSAGES = {
   network_error: "No connection. Check your network; we will keep trying.",
+  network_timeout: "The service did not answer in time. Check your network and try again.",
   activation_code_invalid: "This activation code is not valid, already used or expired. Ask for a new one.",
   rate_limited: "Too many attempts. Wait a minute and try again.",
   webauthn_verification_failed: "Your fingerprint or face check could not be verified. Nothing was approved.",
