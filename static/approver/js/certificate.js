@@ -1,6 +1,6 @@
 // "Certificate for this computer": choose a PKCS#12 password, confirm with the fingerprint / face check,
 // download the .p12 once (the server generates the key and does not keep it).
-import { api, csrfToken, errorOf, request } from "./api.js";
+import { api, ApiError, csrfToken, errorOf, request } from "./api.js";
 import { messageFor } from "./messages.js";
 import { getAssertion } from "./webauthn.js";
 
@@ -33,6 +33,9 @@ async function postForFile(path, body) {
   const { response, body: answer } = await request(`/approver/api/${path}`, init, read);
   if (!response.ok) {
     throw errorOf(response, answer);
+  }
+  if (!(answer instanceof Blob)) {
+    throw new ApiError("network_error", 0, "The download was interrupted.");
   }
   const disposition = response.headers.get("Content-Disposition") || "";
   const match = /filename="([^"]+)"/.exec(disposition);
