@@ -34,14 +34,14 @@ def subscriber_group_name(subscriber_id: int) -> str:
 
 
 def broadcast_to_devices(device_ids: list[int], event: dict[str, str]) -> None:
-    """Send ``event`` to every live connection of these devices, from the background loop (returns at once)."""
+    """Send ``event`` to every live connection of these devices (never waits for the devices)."""
     _send_to_groups([device_group_name(device_id) for device_id in device_ids], event)
 
 
 def broadcast_to_subscriber(subscriber_id: int, event: dict[str, str]) -> None:
-    """Send ``event`` to every live connection of the subscriber's devices, from the background loop
-    (returns at once). A revoked device's connections are closed when it is revoked (and a connection
-    checks its device again after joining), so they leave the group.
+    """Send ``event`` to every live connection of the subscriber's devices (never waits for the devices).
+    A revoked device's connections are closed when it is revoked (and a connection checks its device again
+    after joining), so they leave the group.
     """
     _send_to_groups([subscriber_group_name(subscriber_id)], event)
 

@@ -1,8 +1,8 @@
 """A small thread pool for side effects that must never block a request (push, webhooks), and one event loop.
 
-The event loop lives on its own thread for the whole process, so async clients (the Redis channel layer)
-keep their connections: ``async_to_sync`` from a plain thread would start a thread, a loop and a new
-Redis connection for every call.
+The event loop lives on its own thread for the whole process, so async clients (the in-process channel
+layer's sends) keep their state: ``async_to_sync`` from a plain thread would start a thread and a loop for
+every call. On Redis, live notices do not come here (``devices/live.py`` publishes them itself).
 """
 
 from __future__ import annotations
