@@ -10,7 +10,7 @@ from devices.delivery import locmem
 from devices.services import device_activate, enrollment_create
 from tenants.models import Subscriber, Tenant
 from tenants.services import subscriber_get_or_create, tenant_create
-from tests.helpers import PhoneDevice, SignedClient
+from tests.helpers import PasscodeDevice, PhoneDevice, SignedClient
 
 
 @pytest.fixture
@@ -45,6 +45,14 @@ def make_device(subscriber: Subscriber, name: str = "Alice phone", fcm_token: st
 @pytest.fixture
 def phone(subscriber) -> PhoneDevice:
     return make_device(subscriber)
+
+
+@pytest.fixture
+def passcode_phone(phone: PhoneDevice) -> PasscodeDevice:
+    """Alice's phone after provisioning its passcode secret over the device API."""
+    response = phone.client.post("/api/v1/device/passcode-secret", **phone.headers)
+    assert response.status_code == 201, response.json()
+    return PasscodeDevice(device=phone, secret=response.json()["secret"])
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlencode
 
+import pyotp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import connections
@@ -329,3 +330,14 @@ class RecordingServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass
+class PasscodeDevice:
+    """A phone with its passcode (TOTP) secret provisioned over the device API."""
+
+    device: PhoneDevice
+    secret: str
+
+    def totp(self) -> pyotp.TOTP:
+        return pyotp.TOTP(self.secret)

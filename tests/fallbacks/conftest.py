@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import pyotp
 import pytest
 
 from fallbacks.services import phone_number_set
@@ -13,7 +11,6 @@ from fallbacks.sms import locmem
 from fallbacks.sms.base import SmsMessage
 from tenants.models import Subscriber
 from tests.fallbacks.helpers import UK_MOBILE
-from tests.helpers import PhoneDevice
 
 
 @pytest.fixture(autouse=True)
@@ -35,20 +32,3 @@ def sms_outbox() -> Iterator[list[SmsMessage]]:
 def alice_phone_number(subscriber: Subscriber) -> str:
     phone_number_set(subscriber=subscriber, number=UK_MOBILE, actor="test")
     return UK_MOBILE
-
-
-@dataclass
-class PasscodeDevice:
-    device: PhoneDevice
-    secret: str
-
-    def totp(self) -> pyotp.TOTP:
-        return pyotp.TOTP(self.secret)
-
-
-@pytest.fixture
-def passcode_phone(phone: PhoneDevice) -> PasscodeDevice:
-    """Alice's phone after provisioning its passcode secret over the device API."""
-    response = phone.client.post("/api/v1/device/passcode-secret", **phone.headers)
-    assert response.status_code == 201, response.json()
-    return PasscodeDevice(device=phone, secret=response.json()["secret"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pyotp
 import pytest
 from django.utils import timezone
 
@@ -249,19 +248,20 @@ def test_cooldown__starts_after_the_users_refusals_only(
         assert push(relying).status_code == 201
 
 
-def test_cooldown__not_after_a_wrong_passcode(relying, phone, tenant_policy, time_machine):
+def test_cooldown__not_after_a_wrong_passcode(relying, passcode_phone, tenant_policy, time_machine):
     """A mistyped passcode is denied, but nobody refused a push: the next push is sent."""
     time_machine.move_to(timezone.now(), tick=False)
     tenant_policy(cooldown_seconds=120, push_limit=0, fraud_lockout_count=0)
-    secret = phone.client.post("/api/v1/device/passcode-secret", **phone.headers).json()["secret"]
-    body = {"username": "alice", "passcode": other_number(pyotp.TOTP(secret).now()), "context": {}}
+    body = {"username": "alice", "passcode": other_number(passcode_phone.totp().now()), "context": {}}
     denied = relying.request("POST", "/api/v1/auth/passcode", body=body).json()
     assert (denied["status"], denied["status_reason"]) == ("denied", "passcode_invalid")
 
     assert push(relying).status_code == 201
 
 
-def test_push_limit__counts_pushes_only__not_bypassed_logins_or_passcodes(relying, phone, tenant_policy, time_machine):
+def test_push_limit__counts_pushes_only__not_bypassed_logins_or_passcodes(
+    relying, passcode_phone, tenant_policy, time_machine
+):
     time_machine.move_to(timezone.now(), tick=False)
     tenant_policy(push_limit=2, push_window_seconds=300, cooldown_seconds=0)
     alice = Subscriber.objects.get(username="alice")
@@ -271,8 +271,7 @@ def test_push_limit__counts_pushes_only__not_bypassed_logins_or_passcodes(relyin
         assert push(relying).json()["status_reason"] == "bypass"
     alice.status = Subscriber.Status.ACTIVE
     alice.save()
-    secret = phone.client.post("/api/v1/device/passcode-secret", **phone.headers).json()["secret"]
-    body = {"username": "alice", "passcode": pyotp.TOTP(secret).now(), "context": {}}
+    body = {"username": "alice", "passcode": passcode_phone.totp().now(), "context": {}}
     assert relying.request("POST", "/api/v1/auth/passcode", body=body).json()["status"] == "approved"
 
     assert [push(relying).status_code for _ in range(3)] == [201, 201, 429]
