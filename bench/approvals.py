@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,15 +31,9 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo, not bench
 from bench import cpu  # noqa: E402
 from bench.load import LEGS, run_load, summarize  # noqa: E402
 from bench.population import populate  # noqa: E402
-from bench.servers import REPO, ServerProcesses, production_env  # noqa: E402
+from bench.servers import REPO, ServerProcesses, free_port, production_env  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -14,7 +14,6 @@ import argparse
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo, not bench/
 
 from bench import cpu  # noqa: E402
-from bench.servers import REPO, procfile_commands, production_env  # noqa: E402
+from bench.servers import REPO, free_port, procfile_commands, production_env  # noqa: E402
 
 PRODUCT_APPLICATION = "mfa_server.wsgi:application"
 APPLICATIONS = {"bare WSGI callable": "bench.bare_wsgi:application", "Django GET /health": PRODUCT_APPLICATION}
@@ -61,9 +60,7 @@ def connect_when_ready(port: int, timeout: float = 30.0) -> http.client.HTTPConn
 
 
 def server_cpu_us_per_request(application: str, requests: int) -> float:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = serve(application, port)
     try:
         connection = connect_when_ready(port)

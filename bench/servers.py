@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,13 @@ from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 PROCFILE = REPO / "deploy" / "Procfile"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def procfile_commands(path: Path = PROCFILE) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from channels_redis.utils import decode_hosts
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -58,12 +59,12 @@ class BlockingPublishPubSubChannelLayer(RedisPubSubChannelLayer):
 
     def __init__(self, hosts: list[Any], prefix: str = "asgi", **kwargs: Any) -> None:
         super().__init__(hosts=hosts, prefix=prefix, **kwargs)
-        addresses = [host["address"] if isinstance(host, dict) else host for host in hosts]
-        if len(addresses) != 1:
-            raise ImproperlyConfigured("BlockingPublishPubSubChannelLayer takes exactly one Redis host")
+        decoded = decode_hosts(hosts)  # what the parent layer connects to
+        if len(decoded) != 1 or "address" not in decoded[0]:
+            raise ImproperlyConfigured("BlockingPublishPubSubChannelLayer takes exactly one Redis host address")
         self._group_channel_prefix = f"{prefix}__group__"  # as RedisPubSubLoopLayer._get_group_channel_name
         # Bounded waits: a hung Redis costs a request at most this long, never the login itself.
-        self._publisher = redis.Redis.from_url(addresses[0], socket_timeout=2, socket_connect_timeout=2)
+        self._publisher = redis.Redis.from_url(decoded[0]["address"], socket_timeout=2, socket_connect_timeout=2)
 
     def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
         """``group_send`` from sync code, on the calling thread."""
