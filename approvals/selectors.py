@@ -6,18 +6,23 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from approvals.exceptions import ApprovalNotFoundError
 from approvals.models import Application, ApprovalRequest
 from approvals.services import approval_of_device, approval_request_expire
+from approvals.waiting import ended_notice
 from devices.models import Device
 from fallbacks.selectors import preauth_options
+from mfa_server.request_slots import lent_while_waiting
 from mfa_server.rows import row_get
 from policies.facts import RequestFacts
 from policies.services import policy_preauth
 from tenants.models import Subscriber
+
+_MIN_WAIT_SECONDS = 0.02  # a deadline just passed: let the clock move past it before re-reading
 
 
 @dataclass(frozen=True)
@@ -76,15 +81,27 @@ def approval_request_get_for_application(*, application: Application, approval_i
 
 
 def approval_request_wait(*, approval: ApprovalRequest, max_wait_seconds: float) -> ApprovalRequest:
-    """Poll until the transaction leaves ``pending`` or ``max_wait_seconds`` pass (long-poll / sync auth)."""
+    """Block until the transaction leaves ``pending`` or ``max_wait_seconds`` pass (long-poll / sync auth).
+
+    Sleeps on the transaction's end notice (``approvals.waiting``), not on the database, and lends its
+    working slot and database connection meanwhile: a waiting login costs a thread, and a read of its row
+    per notice or per ``MFA_WAIT_RECHECK_SECONDS``. The request is timed out here when its deadline passes
+    first.
+    """
     deadline = time.monotonic() + max_wait_seconds
-    delay = 0.02
-    while approval.is_pending and time.monotonic() < deadline:
-        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-        delay = min(delay * 1.5, 0.25)
-        approval.refresh_from_db(fields=["status", "status_reason", "decided_at"])
-        approval = _expire_if_due(approval)
-    return approval
+    if not approval.is_pending:
+        return approval
+    with ended_notice(approval.pk) as ended:
+        while True:
+            approval.refresh_from_db(fields=["status", "status_reason", "decided_at"])
+            approval = _expire_if_due(approval)
+            remaining = deadline - time.monotonic()
+            if not approval.is_pending or remaining <= 0:
+                return approval
+            until_expiry = (approval.expires_at - timezone.now()).total_seconds()
+            with lent_while_waiting():
+                ended.wait(min(remaining, settings.MFA_WAIT_RECHECK_SECONDS, max(until_expiry, _MIN_WAIT_SECONDS)))
+            ended.clear()
 
 
 def _expire_if_due(approval: ApprovalRequest) -> ApprovalRequest:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -36,6 +37,7 @@ from approvals.exceptions import (
 from approvals.models import Application, ApprovalRequest, UsedProof
 from approvals.notify import notify_devices_of_decision, notify_devices_of_request
 from approvals.pending_end import pending_request_end
+from approvals.waiting import announce_ended
 from approvals.webhooks import webhook_enqueue
 from audit.services import audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
@@ -426,10 +428,10 @@ def approval_request_transition(
 ) -> ApprovalRequest | None:
     """Move a pending, unexpired request to ``status``; None when someone else moved it first.
 
-    The one place every factor (push, WebAuthn, codes) ends a transaction: it notifies devices and
-    queues the webhook after commit. Expiry may act on requests past ``expires_at``; decisions may not.
-    The caller audits the outcome. An approval by a device may be refused by the policy's new-device
-    rule (``PolicyDeniedError``, audited; the request stays pending).
+    The one place every factor (push, WebAuthn, codes) ends a transaction: after commit it notifies
+    devices, wakes the relying calls waiting for it and queues the webhook. Expiry may act on requests
+    past ``expires_at``; decisions may not. The caller audits the outcome. An approval by a device may
+    be refused by the policy's new-device rule (``PolicyDeniedError``, audited; the request stays pending).
     """
     if status == Status.APPROVED and device is not None:
         policy_enforce_approval(approval=approval, device=device, now=now)
@@ -449,6 +451,7 @@ def approval_request_transition(
         approval.status, approval.status_reason, approval.decided_at, approval.decided_by = status, reason, now, device
         notify_devices_of_decision(approval=approval)
         webhook_enqueue(approval=approval, result=relying_result(status))
+        transaction.on_commit(partial(announce_ended, approval.pk))  # the relying calls waiting for it
     return approval
 
 

@@ -38,18 +38,25 @@ needs_concurrent_db = pytest.mark.skipif(
 )
 
 
-def _approve_during_wait(monkeypatch, phone) -> list[str]:
-    """The phone approves while the server waits: at the wait loop's first pause, in the same thread."""
+def _approve_during_wait(monkeypatch, settings, phone) -> list[str]:
+    """The phone approves while the server waits: at the wait's first pause, in the same thread.
+
+    Inside the test's transaction nothing commits, so no end notice wakes the wait: it re-reads the row.
+    """
+    settings.MFA_WAIT_RECHECK_SECONDS = 0.05
     decided: list[str] = []
 
-    def sleep(seconds: float) -> None:
-        if not decided:
-            approval = ApprovalRequest.objects.get(status="pending")
-            assert phone.decide(str(approval.pk), "approve", approval.number).status_code == 200
-            decided.append(str(approval.pk))
-        time.sleep(seconds)
+    class ApprovingEvent(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            if not decided:
+                approval = ApprovalRequest.objects.get(status="pending")
+                assert phone.decide(str(approval.pk), "approve", approval.number).status_code == 200
+                decided.append(str(approval.pk))
+            return super().wait(timeout)
 
-    monkeypatch.setattr("approvals.selectors.time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+    monkeypatch.setattr(
+        "approvals.waiting.threading", types.SimpleNamespace(Event=ApprovingEvent, Thread=threading.Thread)
+    )
     return decided
 
 
@@ -108,7 +115,7 @@ def test_auth_async__returns_at_once_with_txid_number_and_context_stored(relying
 
 def test_auth_sync__decision_during_the_wait__answers_allow(relying, phone, settings, monkeypatch):
     settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS = 10
-    decided = _approve_during_wait(monkeypatch, phone)
+    decided = _approve_during_wait(monkeypatch, settings, phone)
     started = time.monotonic()
     response = relying.request("POST", "/api/v1/auth", body={"username": "alice", "async": False})
     assert response.status_code == 200, response.content
@@ -124,6 +131,7 @@ def test_auth_sync__decision_during_the_wait__answers_allow(relying, phone, sett
 @pytest.mark.django_db(transaction=True)
 def test_auth_sync__approved_from_another_connection__answers_allow(relying, phone, settings):
     settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS = 10
+    settings.MFA_WAIT_RECHECK_SECONDS = 30  # the decision's end notice wakes the wait, not a re-read
     approver = _approve_when_pending(phone, delay=0.1)
     started = time.monotonic()
     response = relying.request("POST", "/api/v1/auth", body={"username": "alice", "async": False})
@@ -146,9 +154,9 @@ def test_auth_sync__nobody_answers__returns_pending_after_the_bounded_wait(relyi
 # --- long-poll -----------------------------------------------------------------------------------
 
 
-def test_status_long_poll__decision_during_the_wait__returned(relying, phone, monkeypatch):
+def test_status_long_poll__decision_during_the_wait__returned(relying, phone, settings, monkeypatch):
     txid = relying.auth("alice").json()["txid"]
-    decided = _approve_during_wait(monkeypatch, phone)
+    decided = _approve_during_wait(monkeypatch, settings, phone)
     started = time.monotonic()
     status = _status(relying, txid, wait=10)
     assert decided == [txid]
@@ -158,7 +166,8 @@ def test_status_long_poll__decision_during_the_wait__returned(relying, phone, mo
 
 @needs_concurrent_db
 @pytest.mark.django_db(transaction=True)
-def test_status_long_poll__approved_from_another_connection__returned(relying, phone):
+def test_status_long_poll__approved_from_another_connection__returned(relying, phone, settings):
+    settings.MFA_WAIT_RECHECK_SECONDS = 30  # the decision's end notice wakes the wait, not a re-read
     txid = relying.auth("alice").json()["txid"]
     approver = _approve_when_pending(phone, delay=0.2)
     started = time.monotonic()

@@ -22,9 +22,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from django.db import connection
 
-from tests.helpers import RecordedRequest, RecordingServer, free_port, json_reply
+from devices.client import DeviceClient
+from tests.helpers import PhoneDevice, RecordedRequest, RecordingServer, free_port, json_reply
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -62,6 +64,14 @@ def subprocess_env(*, database_url: str, redis: str = "", **extra: str) -> dict[
     if redis:
         env["REDIS_URL"] = redis
     return env
+
+
+def device_client(server: str, phone: PhoneDevice) -> DeviceClient:
+    """The reference device client holding a test phone's key and token, talking to ``server``."""
+    pem = phone.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return DeviceClient({"server": server, "device_token": phone.token, "private_key_pem": pem})
 
 
 def run_json(args: list[str], env: dict[str, str], *, timeout: float = 30, expect_rc: int = 0) -> Any:

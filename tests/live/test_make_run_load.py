@@ -6,15 +6,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from approvals.relying_client import RelyingClient
 from audit.models import AuditEvent
-from devices.client import DeviceClient
 from tenants.services import subscriber_get_or_create
 from tests.conftest import make_device
 from tests.helpers import wait_until
-from tests.live.conftest import live_database_url, subprocess_env
+from tests.live.conftest import device_client, live_database_url, subprocess_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 USERS, ROUNDS = 12, 3
@@ -27,10 +25,7 @@ def test_make_run_server__concurrent_round_trips__all_allowed_and_no_errors_logg
     phones = {}
     for i in range(USERS):
         phone = make_device(subscriber_get_or_create(tenant=tenant, username=f"user{i}"))
-        pem = phone.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ).decode()
-        phones[f"user{i}"] = DeviceClient({"server": server.url, "device_token": phone.token, "private_key_pem": pem})
+        phones[f"user{i}"] = device_client(server.url, phone)
 
     def round_trips(username: str) -> list[str]:
         relying = RelyingClient(server.url, issued_app.application.integration_key, issued_app.secret_key, timeout=20)

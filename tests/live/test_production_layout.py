@@ -6,13 +6,11 @@ import json
 import os
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from websockets.sync.client import connect
 
 from approvals.relying_client import RelyingClient
 from approvals.webhooks import webhook_signature
-from devices.client import DeviceClient
-from tests.live.conftest import live_database_url, subprocess_env
+from tests.live.conftest import device_client, live_database_url, subprocess_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis, pytest.mark.live]
 # Long enough for create -> Redis -> ASGI -> socket -> the device's decision on a slow CI machine.
@@ -33,10 +31,7 @@ def test_procfile__push_over_ws_process__approve_over_http_process__worker_times
     processes = start_procfile(subprocess_env(database_url=live_database_url(), redis=os.environ["REDIS_URL"]))
     http, ws = processes["http"].url, processes["ws"].url
     relying = RelyingClient(http, issued_app.application.integration_key, issued_app.secret_key, timeout=10)
-    pem = phone.key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    device = DeviceClient({"server": http, "device_token": phone.token, "private_key_pem": pem})
+    device = device_client(http, phone)
     headers = {"Authorization": f"Device {phone.token}"}
 
     with connect(ws.replace("http", "ws", 1) + "/ws/device", additional_headers=headers, open_timeout=10) as socket:

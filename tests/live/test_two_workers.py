@@ -8,23 +8,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from websockets.sync.client import connect
 
 from approvals.models import ApprovalRequest
 from approvals.relying_client import RelyingClient
-from devices.client import DeviceClient
-from tests.live.conftest import live_database_url, subprocess_env
+from tests.live.conftest import device_client, live_database_url, subprocess_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis, pytest.mark.live]
-
-
-def device_client(server: str, phone) -> DeviceClient:
-    """The reference device client holding the test phone's key and token, talking to ``server``."""
-    pem = phone.key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return DeviceClient({"server": server, "device_token": phone.token, "private_key_pem": pem})
 
 
 def open_socket(server: str, token: str):
