@@ -22,6 +22,8 @@ from uuid import UUID
 import redis
 from django.conf import settings
 
+from mfa_server.redis_clients import request_path_redis
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "mfa:approval-ended"
@@ -31,7 +33,6 @@ _RECONNECT_DELAY_SECONDS = 1.0
 _lock = threading.Lock()
 _waiters: dict[str, set[threading.Event]] = {}
 _listener_pid: int | None = None  # the process whose listener runs (a forked child starts its own)
-_publishers: dict[str, redis.Redis] = {}
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def announce_ended(approval_id: UUID) -> None:
     if not settings.REDIS_URL:
         return
     try:
-        _publisher(settings.REDIS_URL).publish(CHANNEL, key)
+        request_path_redis(settings.REDIS_URL).publish(CHANNEL, key)
     except redis.RedisError:
         logger.warning("end of %s not announced to other processes: Redis unreachable", key, exc_info=True)
 
@@ -78,13 +79,6 @@ def _wake_everyone() -> None:
         events = [event for waiting in _waiters.values() for event in waiting]
     for event in events:
         event.set()
-
-
-def _publisher(url: str) -> redis.Redis:
-    if url not in _publishers:
-        # Bounded waits: an unreachable Redis delays the other processes' waiters, never this request.
-        _publishers[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return _publishers[url]
 
 
 def _start_listener_once() -> None:

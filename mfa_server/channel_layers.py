@@ -15,11 +15,12 @@ import asyncio
 import threading
 from typing import Any
 
-import redis
 from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import decode_hosts
 from django.core.exceptions import ImproperlyConfigured
+
+from mfa_server.redis_clients import request_path_redis
 
 
 class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
@@ -63,8 +64,7 @@ class BlockingPublishPubSubChannelLayer(RedisPubSubChannelLayer):
         if len(decoded) != 1 or "address" not in decoded[0]:
             raise ImproperlyConfigured("BlockingPublishPubSubChannelLayer takes exactly one Redis host address")
         self._group_channel_prefix = f"{prefix}__group__"  # as RedisPubSubLoopLayer._get_group_channel_name
-        # Bounded waits: a hung Redis costs a request at most this long, never the login itself.
-        self._publisher = redis.Redis.from_url(decoded[0]["address"], socket_timeout=2, socket_connect_timeout=2)
+        self._publisher = request_path_redis(decoded[0]["address"])  # bounded: a hung Redis never hangs a login
 
     def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
         """``group_send`` from sync code, on the calling thread."""

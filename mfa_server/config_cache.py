@@ -33,6 +33,8 @@ from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.db.models import Model, signals
 
+from mfa_server.redis_clients import request_path_redis
+
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "config-cache:generation"
@@ -40,7 +42,6 @@ _lock = threading.Lock()
 _entries: dict[Hashable, Any] = {}
 _generation: str | None = None
 _request = threading.local()  # .token: what this thread's request read (None: not yet; "": Redis failed)
-_clients: dict[str, redis.Redis] = {}  # one pooled client per URL: building one per call costs more than the GET
 
 
 def cached[T](key: Hashable, load: Callable[[], T]) -> T:
@@ -80,12 +81,8 @@ def _enabled() -> bool:
 
 
 def _client() -> redis.Redis:
-    """The shared cache's Redis (the default cache's location), through one connection pool per process."""
-    url = settings.CACHES["default"]["LOCATION"]
-    if url not in _clients:
-        # Bounded waits: an unreachable Redis means "read the database", never a hung request.
-        _clients[url] = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2)
-    return _clients[url]
+    """The shared cache's Redis (the default cache's location); a failure means "read the database"."""
+    return request_path_redis(settings.CACHES["default"]["LOCATION"], decode_responses=True)
 
 
 def _request_begins(**_kwargs: Any) -> None:
