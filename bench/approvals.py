@@ -34,6 +34,7 @@ from bench.population import populate  # noqa: E402
 from bench.servers import REPO, ServerProcesses, free_port, production_env  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
+LAYOUT_SETTINGS = ("MFA_HTTP_WORKERS", "MFA_HTTP_THREADS", "MFA_HTTP_WORKING_REQUESTS")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3"))
     parser.add_argument("--http-workers", type=int, help="override MFA_HTTP_WORKERS of deploy/Procfile")
     parser.add_argument("--http-threads", type=int, help="override MFA_HTTP_THREADS of deploy/Procfile")
+    parser.add_argument("--http-working-requests", type=int, help="override MFA_HTTP_WORKING_REQUESTS")
     parser.add_argument("--attach", metavar="URL", help="measure a running server (seeding uses this environment)")
     parser.add_argument(
         "--server-pid",
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             env["MFA_HTTP_WORKERS"] = str(args.http_workers)
         if args.http_threads:
             env["MFA_HTTP_THREADS"] = str(args.http_threads)
+        if args.http_working_requests:
+            env["MFA_HTTP_WORKING_REQUESTS"] = str(args.http_working_requests)
         processes = ServerProcesses(env)
         log_dir = Path(tempfile.mkdtemp(prefix="mfa-bench-"))
         print(f"starting deploy/Procfile (logs in {log_dir}) on {server}, ws on :{ws_port}")
@@ -209,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "layout": "attached"
         if args.attach
-        else {k: env[k] for k in ("MFA_HTTP_WORKERS", "MFA_HTTP_THREADS") if k in env} or "Procfile defaults",
+        else {k: env[k] for k in LAYOUT_SETTINGS if k in env} or "Procfile defaults",
         "users": len(population.devices),
         "note": args.note,
         "levels": results,

@@ -23,10 +23,10 @@ class Population:
     devices: dict[str, dict[str, Any]]  # username -> the device client's state (key, token, server)
 
 
-def seed(*, users: int, env: dict[str, str]) -> dict[str, Any]:
-    """Run ``bench.seed`` with the server's environment; returns its JSON."""
+def seed(*, users: int, env: dict[str, str], repo: Path = REPO) -> dict[str, Any]:
+    """Run ``bench.seed`` of the server's checkout with the server's environment; returns its JSON."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.seed", "--users", str(users)], cwd=REPO, env=env, check=True, capture_output=True
+        [sys.executable, "-m", "bench.seed", "--users", str(users)], cwd=repo, env=env, check=True, capture_output=True
     )
     return json.loads(out.stdout)
 
@@ -48,6 +48,6 @@ def activate_all(server: str, codes: list[list[str]], *, parallel: int = 8) -> d
     return {username: state for chunk in chunks for username, state in chunk}
 
 
-def populate(*, server: str, users: int, env: dict[str, str]) -> Population:
-    seeded = seed(users=users, env=env)
+def populate(*, server: str, users: int, env: dict[str, str], repo: Path = REPO) -> Population:
+    seeded = seed(users=users, env=env, repo=repo)
     return Population(ikey=seeded["ikey"], skey=seeded["skey"], devices=activate_all(server, seeded["codes"]))

@@ -1,7 +1,7 @@
 """The fixed CPU cost of one HTTP request under the production WSGI server, before the product's own work.
 
 Starts the ``http`` line of ``deploy/Procfile`` (granian, WSGI) twice: once serving a bare WSGI callable
-(``bench/bare_wsgi.py``), once serving the product, whose ``GET /health`` is a plain Django view (the whole
+(``bench/bare_wsgi.py``), then serving the product: ``GET /health`` is a plain Django view (the whole
 middleware stack and request signals; no database, no Redis). Each gets the same sequential keep-alive
 requests; prints the server's CPU microseconds per request.
 
@@ -25,7 +25,12 @@ from bench import cpu  # noqa: E402
 from bench.servers import REPO, free_port, procfile_commands, production_env  # noqa: E402
 
 PRODUCT_APPLICATION = "mfa_server.wsgi:application"
-APPLICATIONS = {"bare WSGI callable": "bench.bare_wsgi:application", "Django GET /health": PRODUCT_APPLICATION}
+# name -> (WSGI application, path requested)
+FLOORS = {
+    "bare WSGI callable": ("bench.bare_wsgi:application", "/health"),
+    "Django GET /health": (PRODUCT_APPLICATION, "/health"),
+    "DRF GET /auth/v2/ping": (PRODUCT_APPLICATION, "/auth/v2/ping"),
+}
 
 
 def serve(application: str, port: int) -> subprocess.Popen[bytes]:
@@ -59,18 +64,18 @@ def connect_when_ready(port: int, timeout: float = 30.0) -> http.client.HTTPConn
             time.sleep(0.2)
 
 
-def server_cpu_us_per_request(application: str, requests: int) -> float:
+def server_cpu_us_per_request(application: str, path: str, requests: int) -> float:
     port = free_port()
     process = serve(application, port)
     try:
         connection = connect_when_ready(port)
         for _ in range(500):  # warm up: imports, connections, caches
-            connection.request("GET", "/health")
+            connection.request("GET", path)
             connection.getresponse().read()
         pids = cpu.tree_pids([process.pid])
         before = sum(cpu.process_cpu_seconds(pid) for pid in pids)
         for _ in range(requests):
-            connection.request("GET", "/health")
+            connection.request("GET", path)
             connection.getresponse().read()
         used = sum(cpu.process_cpu_seconds(pid) for pid in pids) - before
         connection.close()
@@ -84,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=5000)
     args = parser.parse_args(argv)
-    for name, application in APPLICATIONS.items():
-        print(f"{name:20} {server_cpu_us_per_request(application, args.requests):6.0f} us of server CPU per request")
+    for name, (application, path) in FLOORS.items():
+        used = server_cpu_us_per_request(application, path, args.requests)
+        print(f"{name:22} {used:6.0f} us of server CPU per request")
     return 0
 
 

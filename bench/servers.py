@@ -68,23 +68,24 @@ class ServerProcesses:
     """The running Procfile processes; each leads its own process group."""
 
     env: dict[str, str]
+    repo: Path = REPO  # the checkout to run (another worktree for an A/B of two commits)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, log_dir: Path) -> None:
         ensure_database(self.env["DATABASE_URL"])
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=REPO,
+            cwd=self.repo,
             env=self.env,
             check=True,
             stdout=subprocess.DEVNULL,
         )
         log_dir.mkdir(parents=True, exist_ok=True)
-        for name, command in procfile_commands().items():
+        for name, command in procfile_commands(self.repo / "deploy" / "Procfile").items():
             log = open(log_dir / f"{name}.log", "wb")  # noqa: SIM115  (closed with the process)
             self.processes[name] = subprocess.Popen(
                 ["bash", "-c", f"exec {command.strip()}"],
-                cwd=REPO,
+                cwd=self.repo,
                 env=self.env,
                 stdout=log,
                 stderr=log,

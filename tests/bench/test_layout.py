@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.ab import summary
 from bench.cpu import CpuSnapshot, cpu_delta
 from bench.load import percentile
 from bench.servers import PROCFILE, procfile_commands
@@ -45,3 +46,18 @@ def test_cpu_delta__foreign_is_machine_busy_minus_every_group_and_interrupts():
     assert used["server:http"] == 1.5
     assert used["bench"] == 0.5
     assert (used["machine"], used["capacity"], used["interrupts"], used["foreign"]) == (4.0, 4.0, 0.5, 1.5)
+
+
+def test_ab_summary__median_of_the_per_pair_ratios():
+    def result(rate: float, server_ms: float) -> dict:
+        return {
+            "round_trips_per_s": rate,
+            "cpu_ms_per_round_trip": {"server": server_ms, "postgres": 2.0},
+            "latency_ms": {"auth": {"p99": 50.0}},
+        }
+
+    pairs = [(result(100, 8), result(110, 7.2)), (result(200, 4), result(210, 4)), (result(50, 10), result(60, 9))]
+    verdict = summary(pairs)
+    assert verdict["round_trips_per_s B/A"] == {"median": 1.1, "min": 1.05, "max": 1.2, "each": [1.1, 1.05, 1.2]}
+    assert verdict["server_cpu_ms_per_round_trip B/A"]["median"] == 0.9
+    assert verdict["p99_auth B/A"]["each"] == [1.0, 1.0, 1.0]
