@@ -16,18 +16,16 @@ with this checkout's ``.venv`` linked in) plus environment overrides (``--a-env`
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo, not bench/ (a sibling shadows `approvals`)
 
-from bench.approvals import RESULTS, CpuGroups, git_commit, measure_level  # noqa: E402
+from bench.approvals import CpuGroups, measure_level, write_result  # noqa: E402
 from bench.population import Population, populate  # noqa: E402
 from bench.servers import REPO, ServerProcesses, free_port, production_env  # noqa: E402
 
@@ -134,19 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     verdict = summary(pairs)
     for name, values in verdict.items():
         print(f"{name}: median {values['median']} (min {values['min']}, max {values['max']})")
-    record = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "variants": {v.name: {"repo": str(v.repo), "overrides": v.overrides} for v in variants},
-        "note": args.note,
-        "summary": verdict,
-        "pairs": pairs,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"ab-{record['at'].replace(':', '')}.json"
-    out.write_text(json.dumps(record, indent=2))
-    print(f"\nwrote {out.relative_to(REPO)}")
+    write_result(
+        "ab",
+        variants={v.name: {"repo": str(v.repo), "overrides": v.overrides} for v in variants},
+        note=args.note,
+        summary=verdict,
+        pairs=pairs,
+    )
     return 0
 
 

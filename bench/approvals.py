@@ -163,6 +163,20 @@ def print_level(result: dict[str, Any]) -> None:
         print(f"  error: {error}")
 
 
+def write_result(kind: str, **fields: Any) -> None:
+    """Write ``bench/results/<kind>-<time>.json`` with when, which commit and which command."""
+    record = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        **fields,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{kind}-{record['at'].replace(':', '')}.json"
+    path.write_text(json.dumps(record, indent=2))
+    print(f"\nwrote {path.relative_to(REPO)}")
+
+
 def git_commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     return out.stdout.strip()
@@ -207,21 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if processes:
             processes.stop()
-    record = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": git_commit(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "layout": "attached"
-        if args.attach
-        else {k: env[k] for k in LAYOUT_SETTINGS if k in env} or "Procfile defaults",
-        "users": len(population.devices),
-        "note": args.note,
-        "levels": results,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"approvals-{record['at'].replace(':', '')}.json"
-    path.write_text(json.dumps(record, indent=2))
-    print(f"\nwrote {path.relative_to(REPO)}")
+    write_result(
+        "approvals",
+        layout="attached" if args.attach else {k: env[k] for k in LAYOUT_SETTINGS if k in env} or "Procfile defaults",
+        users=len(population.devices),
+        note=args.note,
+        levels=results,
+    )
     return 0
 
 
