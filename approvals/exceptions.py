@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mfa_server.errors import DomainError, NotFoundError
+from mfa_server.errors import DomainError, NotFoundError, RateLimitedError
 
 
 class ApprovalNotFoundError(NotFoundError):
@@ -58,3 +58,11 @@ class ProofReusedError(DomainError):
 class NumberMismatchError(DomainError):
     code = "number_mismatch"
     default_message = "The number does not match the one shown at login; the request was denied."
+
+
+class TooManyWaitingCallsError(RateLimitedError):
+    code = "too_many_waiting_calls"
+    default_message = "Too many calls of this application are already waiting for their users; retry shortly."
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=1)

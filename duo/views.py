@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from approvals import selectors as approval_selectors
 from approvals.models import Application
 from approvals.services import LoginContext
+from approvals.wait_permits import waiting_permit
 from duo import selectors, serializers, services
 from duo.authentication import DuoSignedRequestAuthentication
 from duo.exceptions import DuoInvalidParameterError, DuoLogoNotFoundError, DuoMissingParameterError
@@ -135,26 +136,27 @@ class AuthApi(DuoApi):
         facts = request_facts(request, end_user_ip=values["ipaddr"])
         if values["factor"] not in ("auto", "push"):
             return duo_ok(self._code_factor(username=username, values=values, request_digest=request.auth, facts=facts))
-        approval = services.duo_push_start(
-            application=self.application,
-            push=services.PushRequest(
-                username=username,
-                device=values["device"],
-                txid=values["txid"],
-                ip=values["ipaddr"],
-                hostname=values["hostname"],
-                login_type=values["type"],
-                display_username=values["display_username"],
-                pushinfo=values["pushinfo"],
-                facts=facts,
-            ),
-            request_digest=request.auth,
-        )
-        if values["async"]:
-            return duo_ok({"txid": str(approval.pk)})
-        approval = approval_selectors.approval_request_wait(
-            approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
-        )
+        with waiting_permit(self.application.pk, needed=not values["async"]):  # taken before anything is created
+            approval = services.duo_push_start(
+                application=self.application,
+                push=services.PushRequest(
+                    username=username,
+                    device=values["device"],
+                    txid=values["txid"],
+                    ip=values["ipaddr"],
+                    hostname=values["hostname"],
+                    login_type=values["type"],
+                    display_username=values["display_username"],
+                    pushinfo=values["pushinfo"],
+                    facts=facts,
+                ),
+                request_digest=request.auth,
+            )
+            if values["async"]:
+                return duo_ok({"txid": str(approval.pk)})
+            approval = approval_selectors.approval_request_wait(
+                approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
+            )
         return duo_ok(selectors.duo_status(approval))
 
     def _code_factor(
@@ -200,8 +202,9 @@ class AuthStatusApi(DuoApi):
         approval = approval_selectors.approval_request_get_for_application(
             application=self.application, approval_id=data.validated_data["txid"]
         )
-        if approval.factor == approval.Factor.PUSH:
-            approval = approval_selectors.approval_request_wait(
-                approval=approval, max_wait_seconds=settings.MFA_STATUS_MAX_WAIT_SECONDS
-            )
+        if approval.factor == approval.Factor.PUSH and approval.is_pending:
+            with waiting_permit(self.application.pk):
+                approval = approval_selectors.approval_request_wait(
+                    approval=approval, max_wait_seconds=settings.MFA_STATUS_MAX_WAIT_SECONDS
+                )
         return duo_ok(selectors.duo_status(approval))

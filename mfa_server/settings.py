@@ -202,6 +202,13 @@ MFA_WAIT_RECHECK_SECONDS = env.float("MFA_WAIT_RECHECK_SECONDS", default=1.0)
 # Requests of one WSGI process that may work at once; its other threads wait for a slot, and a request
 # waiting for a decision lends its slot (mfa_server/request_slots.py).
 MFA_HTTP_WORKING_REQUESTS = env.int("MFA_HTTP_WORKING_REQUESTS", default=4)
+# Calls of one application that may wait at once in one server process (approvals/wait_permits.py): by
+# default half the room deploy/Procfile's threads per worker (MFA_HTTP_THREADS) leave for waiting calls,
+# so one relying service cannot take every thread.
+MFA_WAITING_CALLS_PER_APPLICATION = env.int(
+    "MFA_WAITING_CALLS_PER_APPLICATION",
+    default=max((env.int("MFA_HTTP_THREADS", default=32) - MFA_HTTP_WORKING_REQUESTS) // 2, 1),
+)
 MFA_NUMBER_MATCH_DIGITS = env.int("MFA_NUMBER_MATCH_DIGITS", default=3)
 # Wrong-number denials and fraud reports in a row that lock a subscriber.
 MFA_LOCKOUT_THRESHOLD = env.int("MFA_LOCKOUT_THRESHOLD", default=10)

@@ -23,6 +23,7 @@ from approvals.api.serializers import (
     login_context,
 )
 from approvals.models import Application
+from approvals.wait_permits import waiting_permit
 from mfa_server.shared_serializers import represent, validated
 from policies.facts import request_facts
 from policies.permissions import RelyingConnectionPermission
@@ -70,30 +71,34 @@ class AuthApi(RelyingApi):
     @extend_schema(
         summary="Start a push approval",
         description="Creates a transaction and notifies the user's devices. Show `number` on the login page. "
-        "With `async: false` the call waits (bounded) for the decision.",
+        "With `async: false` the call waits (bounded) for the decision; when too many calls of this application "
+        "already wait, it is refused before anything is created (429 `too_many_waiting_calls`, Retry-After).",
         request=AuthInputSerializer,
         responses={201: ApprovalStatusSerializer, 200: ApprovalStatusSerializer},
     )
     def post(self, request: Request) -> Response:
         data = validated(AuthInputSerializer, request.data)
         context = login_context(data)
-        approval = services.approval_request_create(
-            application=self.application,
-            username=data["username"],
-            context=context,
-            request_digest=request.auth,
-            request_facts=request_facts(request, end_user_ip=context.ip),
-        )
-        if not data["async"]:
-            approval = selectors.approval_request_wait(
-                approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
+        with waiting_permit(self.application.pk, needed=not data["async"]):  # taken before anything is created
+            approval = services.approval_request_create(
+                application=self.application,
+                username=data["username"],
+                context=context,
+                request_digest=request.auth,
+                request_facts=request_facts(request, end_user_ip=context.ip),
             )
+            if not data["async"]:
+                approval = selectors.approval_request_wait(
+                    approval=approval, max_wait_seconds=settings.MFA_SYNC_AUTH_MAX_WAIT_SECONDS
+                )
         return Response(represent(ApprovalStatusSerializer, approval), status=201 if approval.is_pending else 200)
 
 
 class AuthStatusApi(RelyingApi):
     @extend_schema(
         summary="Status of a transaction (long-poll with ?wait=seconds)",
+        description="With `wait`, a pending transaction's call returns on its decision or after `wait` seconds; "
+        "when too many calls of this application already wait: 429 `too_many_waiting_calls` (Retry-After).",
         parameters=[StatusQuerySerializer],
         responses=ApprovalStatusSerializer,
     )
@@ -101,8 +106,9 @@ class AuthStatusApi(RelyingApi):
         query = validated(StatusQuerySerializer, request.query_params)
         approval = selectors.approval_request_get_for_application(application=self.application, approval_id=txid)
         wait = min(query["wait"], settings.MFA_STATUS_MAX_WAIT_SECONDS)
-        if wait:
-            approval = selectors.approval_request_wait(approval=approval, max_wait_seconds=wait)
+        if wait and approval.is_pending:
+            with waiting_permit(self.application.pk):
+                approval = selectors.approval_request_wait(approval=approval, max_wait_seconds=wait)
         return Response(represent(ApprovalStatusSerializer, approval))
 
 

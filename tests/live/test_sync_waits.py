@@ -25,14 +25,15 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
 
 # Three times what the Procfile served before waits had room of their own (2 workers x 4 threads).
 WAITING_LOGINS = 24
-# Waits must end on the transactions' end notices (through Redis between processes), never on a re-read.
-NO_RECHECK = {"MFA_WAIT_RECHECK_SECONDS": "60"}
+# Waits must end on the transactions' end notices (through Redis between processes), never on a re-read;
+# all the logins are one application's, with room for all of them (tests/duo/test_waiting_cap.py caps it).
+WAIT_SETTINGS = {"MFA_WAIT_RECHECK_SECONDS": "60", "MFA_WAITING_CALLS_PER_APPLICATION": str(WAITING_LOGINS)}
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_procfile__many_sync_logins_waiting__all_start_and_each_ends_at_once(start_procfile, issued_app, tenant):
-    env = subprocess_env(database_url=live_database_url(), redis=os.environ["REDIS_URL"], **NO_RECHECK)
+    env = subprocess_env(database_url=live_database_url(), redis=os.environ["REDIS_URL"], **WAIT_SETTINGS)
     processes = start_procfile(env)
     assert_sync_logins_served(processes["http"].url, issued_app, tenant)
     for name, process in processes.items():
@@ -40,7 +41,7 @@ def test_procfile__many_sync_logins_waiting__all_start_and_each_ends_at_once(sta
 
 
 def test_make_run_server__many_sync_logins_waiting__all_start_and_each_ends_at_once(start_servers, issued_app, tenant):
-    env = subprocess_env(database_url=live_database_url(), redis=os.environ.get("REDIS_URL", ""), **NO_RECHECK)
+    env = subprocess_env(database_url=live_database_url(), redis=os.environ.get("REDIS_URL", ""), **WAIT_SETTINGS)
     (server,) = start_servers("serve", env)
     assert_sync_logins_served(server.url, issued_app, tenant)
     assert "Traceback" not in server.log(tail=None), server.log()
