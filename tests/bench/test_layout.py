@@ -23,6 +23,13 @@ def test_procfile__http_under_wsgi__websockets_under_asgi__and_the_worker():
     assert commands["worker"].strip() == "python manage.py run_worker"
 
 
+def test_waiting_cap_default__half_the_room_the_procfile_threads_leave(settings):
+    threads = re.search(r"\$\{MFA_HTTP_THREADS:-(\d+)\}", procfile_commands(PROCFILE)["http"])
+    assert threads, "the http line's --blocking-threads default"
+    room = int(threads.group(1)) - settings.MFA_HTTP_WORKING_REQUESTS
+    assert settings.MFA_WAITING_CALLS_PER_APPLICATION == room // 2
+
+
 def test_readme_production__runs_the_procfile_defaults():
     production = README.read_text().split("## Production", 1)[1]
     commands = procfile_commands(PROCFILE)

@@ -38,6 +38,11 @@ def _client(duo_server: Any, issued: IssuedApplication) -> RelyingClient:
     return RelyingClient(duo_server.url, key, issued.secret_key, session=duo_server.session(), timeout=40)
 
 
+def _sync_login(duo_server: Any, issued: IssuedApplication, username: str) -> dict:
+    """A synchronous login on its own client (a requests session is not shared between threads)."""
+    return _client(duo_server, issued).auth(username, context={"display_text": "VPN"}, is_async=False)
+
+
 def _pending(issued: IssuedApplication) -> Any:
     return ApprovalRequest.objects.filter(application=issued.application, status=ApprovalRequest.Status.PENDING)
 
@@ -48,12 +53,8 @@ def test_native_api__past_the_cap__429_before_anything_is_created__other_applica
     for name in ("u0", "u1", "u2", "v0"):
         make_device(subscriber_get_or_create(tenant=tenant, username=name))
     other_app = application_create(tenant=tenant, name="VPN")
-
-    def sync_login(issued: IssuedApplication, username: str) -> dict:
-        return _client(duo_server, issued).auth(username, context={"display_text": "VPN"}, is_async=False)
-
     with ThreadPoolExecutor(max_workers=4) as pool:
-        waiting = [pool.submit(sync_login, issued_app, name) for name in ("u0", "u1")]
+        waiting = [pool.submit(_sync_login, duo_server, issued_app, name) for name in ("u0", "u1")]
         wait_until(lambda: _pending(issued_app).count() == CAP)
         relying = _client(duo_server, issued_app)
 
@@ -73,7 +74,7 @@ def test_native_api__past_the_cap__429_before_anything_is_created__other_applica
         assert relying.status(started["txid"], wait=10)["status"] == "cancelled"
 
         # Another application's synchronous login still waits (and ends when its service cancels it).
-        other = pool.submit(sync_login, other_app, "v0")
+        other = pool.submit(_sync_login, duo_server, other_app, "v0")
         wait_until(lambda: _pending(other_app).count() == 1)
         assert not other.done()
         _client(duo_server, other_app).cancel(str(_pending(other_app).get().pk))
@@ -82,7 +83,7 @@ def test_native_api__past_the_cap__429_before_anything_is_created__other_applica
         # A permit comes back when its wait ends: the next synchronous login of the application waits.
         relying.cancel(str(_pending(issued_app).get(subscriber__username="u0").pk))
         assert waiting[0].result(timeout=10)["status"] == "cancelled"
-        again = pool.submit(sync_login, issued_app, "u2")
+        again = pool.submit(_sync_login, duo_server, issued_app, "u2")
         wait_until(lambda: _pending(issued_app).filter(subscriber__username="u2").exists())
         for approval in _pending(issued_app):
             relying.cancel(str(approval.pk))
@@ -99,7 +100,7 @@ def test_duo_sync_push__past_the_cap__429_then_duo_client_backs_off_and_gets_thr
     relying = _client(duo_server, issued_app)
     caplog.set_level(logging.WARNING, logger="approvals.wait_permits")
     with ThreadPoolExecutor(max_workers=3) as pool:
-        waiting = [pool.submit(relying.auth, name, is_async=False) for name in ("u0", "u1")]
+        waiting = [pool.submit(_sync_login, duo_server, issued_app, name) for name in ("u0", "u1")]
         wait_until(lambda: _pending(issued_app).count() == CAP)
 
         # Duo's own client, synchronous push: answered 429 (42901), which duo_client retries with back-off.
