@@ -61,7 +61,15 @@ class Variant:
     def measure(self, args: argparse.Namespace) -> dict[str, Any]:
         assert self.population is not None
         assert self.groups is not None
-        result = measure_level(args, self.server, self.population, self.groups, args.concurrency)
+        assert self.processes is not None
+        result = measure_level(
+            args,
+            self.server,
+            self.population,
+            self.groups,
+            args.concurrency,
+            database_url=self.processes.env["DATABASE_URL"],
+        )
         print(
             f"  {self.name}: {result['round_trips_per_s']:>6} round trips/s, server CPU "
             f"{result['cpu_ms_per_round_trip']['server']} ms/rt, postgres {result['cpu_ms_per_round_trip']['postgres']}"

@@ -31,7 +31,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo, not bench
 from bench import cpu  # noqa: E402
 from bench.load import LEGS, run_load, summarize  # noqa: E402
 from bench.population import populate  # noqa: E402
-from bench.servers import REPO, ServerProcesses, free_port, production_env  # noqa: E402
+from bench.servers import REPO, ServerProcesses, database_upkeep, free_port, production_env  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 LAYOUT_SETTINGS = ("MFA_HTTP_WORKERS", "MFA_HTTP_THREADS", "MFA_HTTP_WORKING_REQUESTS")
@@ -104,9 +104,25 @@ def wait_for_idle(max_wait: float, busy_below: float = 0.15, sample: float = 2.0
             return busy
 
 
+def _window_edge(
+    moment: str, snapshots: dict[str, cpu.CpuSnapshot], groups: CpuGroups, database_url: str | None
+) -> None:
+    if moment == "start" and database_url:
+        database_upkeep(database_url)
+    snapshots[moment] = groups.snapshot()
+
+
 def measure_level(
-    args: argparse.Namespace, server: str, population: Any, groups: CpuGroups, concurrency: int
+    args: argparse.Namespace,
+    server: str,
+    population: Any,
+    groups: CpuGroups,
+    concurrency: int,
+    *,
+    database_url: str | None,
 ) -> dict[str, Any]:
+    """One measured load at ``concurrency``. The upkeep of ``database_url`` (None: a database not ours) runs
+    after the warmup, so the planner's statistics include the warmup's requests when the window starts."""
     busy_before = wait_for_idle(args.wait_idle) if args.wait_idle else None
     snapshots: dict[str, cpu.CpuSnapshot] = {}
     rec, start, end = run_load(
@@ -117,7 +133,7 @@ def measure_level(
         concurrency=concurrency,
         warmup=args.warmup,
         duration=args.duration,
-        on_window=lambda moment: snapshots.__setitem__(moment, groups.snapshot()),
+        on_window=lambda moment: _window_edge(moment, snapshots, groups, database_url),
     )
     result = {"concurrency": concurrency, "seconds": round(end - start, 2), **summarize(rec, start, end)}
     if busy_before is not None:
@@ -216,7 +232,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = []
         for concurrency in levels:
-            results.append(measure_level(args, server, population, groups, concurrency))
+            results.append(
+                measure_level(
+                    args,
+                    server,
+                    population,
+                    groups,
+                    concurrency,
+                    database_url=None if args.attach else env["DATABASE_URL"],
+                )
+            )
             print_level(results[-1])
     finally:
         if processes:
