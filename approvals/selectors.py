@@ -17,7 +17,7 @@ from approvals.waiting import ended_notice
 from devices.models import Device
 from fallbacks.selectors import preauth_options
 from mfa_server.request_slots import lent_while_waiting
-from mfa_server.rows import row_get
+from mfa_server.rows import row_get_owned
 from policies.facts import RequestFacts
 from policies.services import policy_preauth
 from tenants.models import Subscriber
@@ -73,7 +73,7 @@ def preauth(*, application: Application, username: str, facts: RequestFacts | No
 
 def approval_request_get_for_application(*, application: Application, approval_id: UUID) -> ApprovalRequest:
     """One of this application's transactions, timed out first if its deadline passed."""
-    approval = row_get(ApprovalRequest, pk=approval_id, application_id=application.pk)
+    approval = row_get_owned(ApprovalRequest, "application_id", application.pk, pk=approval_id)
     if approval is None:
         raise ApprovalNotFoundError()
     approval.application = application  # already loaded (and authenticated): no join

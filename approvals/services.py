@@ -46,7 +46,7 @@ from devices.proofs import canonical_payload, verify_signature
 from devices.services import device_audit
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
-from mfa_server.rows import row_get, row_insert
+from mfa_server.rows import row_get_owned, row_insert
 from policies.facts import RequestFacts
 from policies.services import policy_enforce_approval, policy_enforce_evaluation
 from tenants.models import Subscriber, Tenant
@@ -209,8 +209,10 @@ def approval_request_create(
                 targets = [(device.pk, device.fcm_token, device.webpush_subscription) for device in evaluation.devices]
                 notify_devices_of_request(approval=approval, targets=targets)
     except IntegrityError:
-        # A concurrent replay of the same signed request won the insert.
-        return ApprovalRequest.objects.get(request_digest=request_digest, application=application)
+        # A concurrent replay of the same signed request won the insert (else the error stands).
+        if replayed := approval_replayed(application=application, request_digest=request_digest):
+            return replayed
+        raise
     return approval
 
 
@@ -218,7 +220,7 @@ def approval_replayed(*, application: Application, request_digest: str | None) -
     """The transaction this very signed request (its digest) created before, if any."""
     if not request_digest:
         return None
-    return row_get(ApprovalRequest, request_digest=request_digest, application_id=application.pk)
+    return row_get_owned(ApprovalRequest, "application_id", application.pk, request_digest=request_digest)
 
 
 def _number_to_match() -> str:
@@ -337,7 +339,7 @@ def approval_request_decide_webauthn(
 def approval_of_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
     """A transaction of the device's subscriber (any state), with its application and subscriber attached
     without a join; another subscriber's transaction does not exist here (``ApprovalNotFoundError``)."""
-    approval = row_get(ApprovalRequest, pk=approval_id, subscriber_id=device.subscriber_id)
+    approval = row_get_owned(ApprovalRequest, "subscriber_id", device.subscriber_id, pk=approval_id)
     if approval is None:
         raise ApprovalNotFoundError()
     approval.subscriber = device.subscriber  # the same row, loaded with the device
@@ -478,10 +480,9 @@ def approval_request_cancel(*, application: Application, approval_id: UUID) -> A
 
     Raises ``ApprovalNotFoundError`` and ``ApprovalAlreadyDecidedError``.
     """
-    try:
-        approval = ApprovalRequest.objects.get(pk=approval_id, application=application)
-    except ApprovalRequest.DoesNotExist:
-        raise ApprovalNotFoundError() from None
+    approval = row_get_owned(ApprovalRequest, "application_id", application.pk, pk=approval_id)
+    if approval is None:
+        raise ApprovalNotFoundError()
     approval.application = application  # already loaded (and authenticated): no join
     if approval_request_transition(
         approval=approval, status=Status.CANCELLED, reason="cancelled_by_service", now=timezone.now()

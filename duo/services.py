@@ -124,10 +124,8 @@ def duo_push_start(*, application: Application, push: PushRequest, request_diges
     is audited as a weaker approval). Raises ``DuoVerifiedPushRequiredError``, ``DuoInvalidParameterError``,
     and approvals' ``SubscriberUnknownError`` / ``SubscriberDeniedError``.
     """
-    if request_digest:
-        replayed = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
-        if replayed:
-            return replayed
+    if replayed := approval_services.approval_replayed(application=application, request_digest=request_digest):
+        return replayed
     _check_device(application=application, username=push.username, device=push.device)
     context = LoginContext(
         ip=push.ip,
@@ -227,10 +225,8 @@ def duo_passcode_verify(
     Raises fallbacks' ``FactorNotAllowedError``, ``FallbackBackoffError``, ``CodeExpiredError`` and approvals'
     subscriber errors.
     """
-    if request_digest:
-        replayed = ApprovalRequest.objects.filter(request_digest=request_digest, application=application).first()
-        if replayed:
-            return replayed
+    if replayed := approval_services.approval_replayed(application=application, request_digest=request_digest):
+        return replayed
     sms_pending = (
         ApprovalRequest.objects.select_related("application", "subscriber")
         .filter(

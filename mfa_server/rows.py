@@ -28,6 +28,19 @@ def row_get[M: Model](model: type[M], **equals: Any) -> M | None:
     return rows[0] if rows else None
 
 
+def row_get_owned[M: Model](model: type[M], owner: str, owner_id: Any, **key: Any) -> M | None:
+    """``row_get`` by the unique ``key``, or None when the row's ``owner`` column (an attname such as
+    ``subscriber_id``) is not ``owner_id``: another owner's row does not exist for the caller.
+
+    The owner is compared here, not in the WHERE clause, so that PostgreSQL has one index to use. With
+    both columns there, the generic plan of the prepared statement weighs the owner's foreign-key index
+    against the primary key; while the statistics say the owner has a row or two, the costs tie and it may
+    take the owner's index, then walks all of that owner's rows on every call until the next ANALYZE.
+    """
+    row = row_get(model, **key)
+    return row if row is not None and getattr(row, owner) == owner_id else None
+
+
 def rows_filter[M: Model](model: type[M], **equals: Any) -> list[M]:
     """Every row whose columns equal ``equals``, in primary-key order.
 

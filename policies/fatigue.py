@@ -38,7 +38,8 @@ def push_fatigue_facts(
         params += [value_to_db(created_at, now), "bypass", rules.push_limit]
     if rules.cooldown_seconds:
         parts.append(_last_refusal_sql())
-        params += [subscriber_id, ApprovalRequest.Status.FRAUD, ApprovalRequest.Status.DENIED, *REFUSAL_REASONS]
+        params += [subscriber_id, ApprovalRequest.Status.FRAUD, subscriber_id, ApprovalRequest.Status.DENIED]
+        params += REFUSAL_REASONS
     if not parts:
         return (), None
     with connection.cursor() as cursor:
@@ -46,7 +47,7 @@ def push_fatigue_facts(
         rows = cursor.fetchall()
     push_times = tuple(value_from_db(created_at, at) for kind, at in rows if kind == PUSH_TIME)
     refusals = [value_from_db(decided_at, at) for kind, at in rows if kind == REFUSAL]
-    return tuple(sorted(push_times, reverse=True)), (refusals[0] if refusals else None)
+    return tuple(sorted(push_times, reverse=True)), max(refusals, default=None)
 
 
 @cache
@@ -62,11 +63,21 @@ def _push_times_sql() -> str:
 
 @cache
 def _last_refusal_sql() -> str:
-    table, column = sql_names(ApprovalRequest)
+    """The latest fraud report and the latest user denial, each read backwards on the (subscriber, status,
+    decided_at) index. One ``status = %s OR (status = %s AND ...)`` would not be: the generic plan of the
+    prepared statement cannot use that index for an OR of parameters and reads every request the user ever
+    had instead."""
+    _, column = sql_names(ApprovalRequest)
     reasons = ", ".join(["%s"] * len(REFUSAL_REASONS))
+    denials = _latest_decision_sql("denied", extra=f"AND {column('status_reason')} IN ({reasons}) ")
+    return f"{_latest_decision_sql('fraud')} UNION ALL {denials}"
+
+
+def _latest_decision_sql(alias: str, *, extra: str = "") -> str:
+    """When the subscriber's (first parameter) latest request of one status (second parameter) was decided."""
+    table, column = sql_names(ApprovalRequest)
     return (
         f"SELECT '{REFUSAL}', {column('decided_at')} FROM (SELECT {column('decided_at')} FROM {table} "  # noqa: S608
-        f"WHERE {column('subscriber')} = %s AND {column('decided_at')} IS NOT NULL AND ({column('status')} = %s "
-        f"OR ({column('status')} = %s AND {column('status_reason')} IN ({reasons}))) "
-        f"ORDER BY {column('decided_at')} DESC LIMIT 1) refusals"
+        f"WHERE {column('subscriber')} = %s AND {column('status')} = %s AND {column('decided_at')} IS NOT NULL "
+        f"{extra}ORDER BY {column('decided_at')} DESC LIMIT 1) {alias}"
     )

@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from approvals import worker
 from approvals.models import ApprovalRequest
+from approvals.services import application_create
 from audit.models import AuditEvent
-from tests.helpers import audit_kinds, wait_until
+from tests.helpers import SignedClient, audit_kinds, wait_until
 from tests.integration.conftest import assert_problem, other_number
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +236,15 @@ def test_cancel__after_approval__409_already_decided(relying, phone):
 
 def test_cancel__unknown_transaction__404(relying):
     assert_problem(_cancel(relying, "00000000-0000-4000-8000-000000000000"), 404, "approval_not_found")
+
+
+def test_cancel__another_applications_transaction__404_and_it_stays_pending(relying, phone, tenant):
+    txid = relying.auth("alice").json()["txid"]
+    other = application_create(tenant=tenant, name="VPN")
+    intruder = SignedClient(Client(), other.application.integration_key, other.secret_key)
+    assert_problem(_cancel(intruder, txid), 404, "approval_not_found")
+    assert _status(relying, txid)["status"] == "pending"
+    assert audit_kinds(approval_id=txid) == ["approval.created"]
 
 
 # --- timeouts and terminal states ------------------------------------------------------------------

@@ -248,6 +248,18 @@ def test_cooldown__starts_after_the_users_refusals_only(
         assert push(relying).status_code == 201
 
 
+@pytest.mark.parametrize("refusals", [("fraud", "deny"), ("deny", "fraud")])
+def test_cooldown__counts_from_the_latest_refusal_of_either_kind(relying, phone, tenant_policy, time_machine, refusals):
+    time_machine.move_to(timezone.now(), tick=False)
+    tenant_policy(cooldown_seconds=50, push_limit=0, fraud_lockout_count=0)
+    for refusal in refusals:
+        created = push(relying).json()
+        assert phone.decide(created["txid"], refusal).status_code == 200
+        time_machine.shift(60)
+    time_machine.shift(-30)  # 90 s after the first refusal, 30 s after the second
+    assert problem(push(relying), 429, "push_rate_limited")["fields"]["retry_after"] == 20
+
+
 def test_cooldown__not_after_a_wrong_passcode(relying, passcode_phone, tenant_policy, time_machine):
     """A mistyped passcode is denied, but nobody refused a push: the next push is sent."""
     time_machine.move_to(timezone.now(), tick=False)
