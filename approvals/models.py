@@ -49,9 +49,14 @@ class ApprovalRequest(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="approval_requests")
-    subscriber = models.ForeignKey("tenants.Subscriber", on_delete=models.CASCADE, related_name="approval_requests")
+    subscriber = models.ForeignKey(
+        "tenants.Subscriber",
+        on_delete=models.CASCADE,
+        related_name="approval_requests",
+        db_index=False,  # the two indexes below lead with it
+    )
     factor = models.CharField(max_length=20, choices=Factor.choices, default=Factor.PUSH)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     status_reason = models.CharField(max_length=40, blank=True)
     policy_rule = models.CharField(max_length=60, blank=True, help_text="The policy rule that decided, if one did.")
     number = models.CharField(max_length=8, blank=True, help_text="Digits the login page shows; typed on the phone.")
@@ -60,17 +65,26 @@ class ApprovalRequest(models.Model):
     user_agent = models.CharField(max_length=512, blank=True)
     display_text = models.CharField(max_length=200, blank=True)
     login_type = models.CharField(max_length=60, blank=True)
-    request_digest = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    request_digest = models.CharField(max_length=64, null=True, blank=True)  # unique: Meta.constraints
     created_at = models.DateTimeField(db_index=True)
-    expires_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField()
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        # Every index is written on every insert and, the status being indexed, on every decision: no
+        # index that another one's leading columns cover, and no ``varchar_pattern_ops`` twin (Django adds
+        # one on PostgreSQL for ``unique=True`` / ``db_index=True`` text columns; nothing here uses LIKE).
         indexes = [
             # The policy's facts per subscriber: pushes in the window, the latest refusal, known networks.
             models.Index(fields=["subscriber", "created_at"]),
             models.Index(fields=["subscriber", "status", "decided_at"]),
+            # The worker's sweep of pending requests past their deadline.
+            models.Index(fields=["status", "expires_at"], name="approval_pending_deadline_idx"),
+        ]
+        constraints = [
+            # One transaction per signed request (a replay finds the first); NULLs (no digest) are distinct.
+            models.UniqueConstraint(fields=["request_digest"], name="approval_request_digest_unique"),
         ]
 
     def __str__(self) -> str:

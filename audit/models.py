@@ -11,8 +11,15 @@ class AuditEvent(models.Model):
     Sealing in batches keeps the request path free of a per-chain lock: writers only INSERT.
     """
 
-    tenant = models.ForeignKey("tenants.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=60, db_index=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # (tenant, seq) leads with it
+    )
+    kind = models.CharField(max_length=60)
     actor = models.CharField(
         max_length=200, blank=True, help_text="Who caused it: app:<ikey>, device:<id>, admin:<user>."
     )
@@ -29,7 +36,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["tenant", "seq"]), models.Index(fields=["seq"], name="audit_unsealed")]
+        # Each event is written twice (inserted, then sealed), each time into every index: no index that
+        # another one's leading columns cover, no ``varchar_pattern_ops`` twin for ``kind``.
+        indexes = [
+            models.Index(fields=["tenant", "seq"]),
+            models.Index(fields=["kind"], name="audit_kind_idx"),
+            # The sealer's queue: only unsealed events are in it, so it stays as small as the backlog.
+            models.Index(fields=["tenant", "id"], condition=models.Q(seq__isnull=True), name="audit_unsealed_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -107,7 +107,7 @@ def summary(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any
     postgres_cpu = ratios(lambda r: r["cpu_ms_per_round_trip"]["postgres"])
     p99_auth = ratios(lambda r: r["latency_ms"]["auth"]["p99"])
     return {
-        name: {"median": statistics.median(values), "min": min(values), "max": max(values), "each": values}
+        name: {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values), "each": values}
         for name, values in {
             "round_trips_per_s B/A": rate,
             "server_cpu_ms_per_round_trip B/A": server_cpu,
