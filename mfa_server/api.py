@@ -10,6 +10,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import exceptions as drf_exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mfa_server.errors import DomainError
@@ -18,6 +21,22 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://mfa.invalid/problems/"
+
+
+class OneRendererNegotiation(DefaultContentNegotiation):
+    """A view with one renderer (our JSON API) answers in it whatever ``Accept`` says.
+
+    RFC 9110 lets a server disregard ``Accept`` and send its one representation; parsing the header and
+    the query string on every call bought nothing but a 406. Views with a choice (the OpenAPI schema)
+    still negotiate.
+    """
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        if len(renderers) == 1 and not format_suffix:
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
 
 
 def problem_body(*, code: str, status: int, detail: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

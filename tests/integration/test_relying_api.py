@@ -178,6 +178,12 @@ def test_relying_call__missing_or_malformed_authorization__401(client):
     )
 
 
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "image/png"])
+def test_api__any_accept_header__answered_in_json(client, accept):
+    """One representation: an ``Accept`` the API cannot meet changes nothing (no 406, no HTML)."""
+    assert_problem(client.get("/api/v1/check", HTTP_DATE=http_date(), HTTP_ACCEPT=accept), 401, "signature_invalid")
+
+
 def test_relying_call__inactive_application__refused(client, creds, issued_app):
     issued_app.application.is_active = False
     issued_app.application.save(update_fields=["is_active"])
