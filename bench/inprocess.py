@@ -30,6 +30,28 @@ from bench.transport import Response  # noqa: E402
 SERVER = "http://127.0.0.1"
 
 
+def wsgi_environ(method: str, url: str, *, body: bytes = b"", headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The WSGI environ of one request to ``url``, as an HTTP server would pass it to the application."""
+    parts = urlsplit(url)
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": parts.path,
+        "QUERY_STRING": parts.query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+    }
+    for name, value in (headers or {}).items():
+        key = name.upper().replace("-", "_")
+        environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+    return environ
+
+
 class WsgiSession:
     """The clients' ``session``, served by calling the WSGI application in this process."""
 
@@ -46,28 +68,11 @@ class WsgiSession:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
     ) -> Response:
-        parts = urlsplit(url)
         headers = dict(headers or {})
         if json is not None:
             data = _dumps(json)
             headers["Content-Type"] = "application/json"
-        body = data or b""
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": parts.path,
-            "QUERY_STRING": parts.query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "127.0.0.1",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": "http",
-        }
-        for name, value in headers.items():
-            key = name.upper().replace("-", "_")
-            environ[key if key == "CONTENT_TYPE" else f"HTTP_{key}"] = value
+        environ = wsgi_environ(method, url, body=data or b"", headers=headers)
         statuses: list[str] = []
         content = b"".join(self.application(environ, lambda status, _headers, _exc=None: statuses.append(status)))
         return Response(int(statuses[0].split()[0]), content)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 
 from approvals.services import IssuedApplication, application_create
@@ -53,6 +55,17 @@ def passcode_phone(phone: PhoneDevice) -> PasscodeDevice:
     response = phone.client.post("/api/v1/device/passcode-secret", **phone.headers)
     assert response.status_code == 201, response.json()
     return PasscodeDevice(device=phone, secret=response.json()["secret"])
+
+
+@pytest.fixture
+def wsgi_calls_keep_test_connection():
+    """For tests that call a WSGI application directly, as Django's test client does: closing "old"
+    connections when a request starts or ends would end the test's transaction."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
 
 
 @pytest.fixture

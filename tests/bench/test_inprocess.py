@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from approvals.relying_client import RelyingClient
@@ -16,13 +15,8 @@ from devices.services import enrollment_create
 
 
 @pytest.fixture
-def session():
-    # As Django's test client does: closing "old" connections around a request would end the test's transaction.
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield WsgiSession(get_wsgi_application())
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
+def session(wsgi_calls_keep_test_connection):
+    return WsgiSession(get_wsgi_application())
 
 
 def test_round_trip__in_process__allowed_and_counted_per_leg(session, issued_app, subscriber):

@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.core.signals import request_finished
 
+from bench.inprocess import SERVER, wsgi_environ
 from mfa_server.wsgi import application
 
+pytestmark = pytest.mark.usefixtures("wsgi_calls_keep_test_connection")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-def _call(path: str) -> tuple[list[str], Any]:
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-    }
+def _get(path: str) -> tuple[list[str], Any]:
     statuses: list[str] = []
-    body = application(environ, lambda status, _headers, _exc=None: statuses.append(status))
+    body = application(wsgi_environ("GET", SERVER + path), lambda status, _headers, _exc=None: statuses.append(status))
     return statuses, body
 
 
@@ -41,7 +29,7 @@ def test_plain_response__one_bytes_item__closed_before_it_is_returned(db):
 
     request_finished.connect(on_finished)
     try:
-        statuses, body = _call("/health")
+        statuses, body = _get("/health")
     finally:
         request_finished.disconnect(on_finished)
     assert statuses == ["200 OK"]
@@ -55,21 +43,10 @@ def test_file_response__handed_over_to_be_iterated(tenant, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     tenant.brand_logo = SimpleUploadedFile("logo.png", PNG, content_type="image/png")
     tenant.save()
-    statuses, body = _call(f"/approver/brand/{tenant.slug}/logo")
+    statuses, body = _get(f"/approver/brand/{tenant.slug}/logo")
     try:
         assert statuses == ["200 OK"]
         assert not isinstance(body, list)
         assert b"".join(body) == PNG
     finally:
         body.close()
-
-
-@pytest.fixture(autouse=True)
-def _test_database_kept_open(settings):
-    """As Django's test client does: a request's start and end must not close the test's connection."""
-    settings.ALLOWED_HOSTS = ["testserver"]
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
