@@ -88,4 +88,7 @@ def _skip_without_backing_services(request: pytest.FixtureRequest) -> None:
 def _clear_cache():
     from django.core.cache import cache
 
+    from mfa_server.config_cache import announce_change
+
     cache.clear()
+    announce_change()  # the previous test's database is gone: so is what processes cached from it

@@ -1,6 +1,11 @@
-"""Applications and policies cached per process (with Redis): changes take effect on the next request."""
+"""Applications and policies cached per process (with Redis): changes take effect on the next request.
+
+Across real processes: tests/live/test_production_layout.py.
+"""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 import redis
@@ -8,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from approvals.services import application_rotate_secret
-from mfa_server.config_cache import GENERATION_KEY
+from mfa_server.config_cache import CHANGES_CHANNEL, SUBSCRIPTION_CLIENT_NAME
 from policies.models import Policy
 from tests.helpers import SignedClient
 
@@ -52,31 +57,38 @@ def test_application_deactivated__refused_at_once(relying, issued_app):
     assert relying.request("GET", "/api/v1/check").status_code == 401
 
 
-def test_shared_cache_flushed__process_reloads(relying, phone, django_assert_max_num_queries):
+def shared_redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+
+
+def test_subscription_killed__process_reloads_then_caches_again(relying, phone, django_assert_max_num_queries):
     txid = relying.auth("alice").json()["txid"]
-    status_queries(relying, txid, django_assert_max_num_queries)
-    cache.clear()  # the generation token is gone: nothing cached before may be trusted
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 1
+    shared = shared_redis()
+    ours = [client for client in shared.client_list() if client["name"] == SUBSCRIPTION_CLIENT_NAME]
+    assert ours, "this process subscribes to the change notices"
+    for client in ours:  # notices sent from now until it subscribes again would be lost
+        shared.client_kill_filter(_id=client["id"])
 
     assert status_queries(relying, txid, django_assert_max_num_queries) == 3  # application, policy, transaction
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 1  # subscribed again
 
 
-def test_token_expired__process_reloads_even_without_a_change(relying, phone, settings, django_assert_max_num_queries):
-    settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS = 37
-    cache.clear()
-    txid = relying.auth("alice").json()["txid"]  # a new token, living 37 seconds
+def test_max_age_reached__reloads_even_without_a_change(relying, phone, settings, django_assert_max_num_queries):
+    settings.MFA_CONFIG_CACHE_MAX_AGE_SECONDS = 2
+    txid = relying.auth("alice").json()["txid"]
     assert status_queries(relying, txid, django_assert_max_num_queries) == 1
-    shared, key = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]), cache.make_key(GENERATION_KEY)
-    assert 36_000 < shared.pttl(key) <= 37_000  # a lost change notice is bounded by this age
-    shared.delete(key)  # what Redis does when that age is up
+    time.sleep(2)  # a lost change notice is bounded by this age
 
     assert status_queries(relying, txid, django_assert_max_num_queries) == 3
+    assert status_queries(relying, txid, django_assert_max_num_queries) == 1
 
 
 def test_another_process_changed_the_configuration__next_request_reloads(relying, phone, django_assert_max_num_queries):
     txid = relying.auth("alice").json()["txid"]
     assert status_queries(relying, txid, django_assert_max_num_queries) == 1
-    # What another process's save does: a new generation token in Redis (no signal reaches this process).
-    redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]).set(cache.make_key(GENERATION_KEY), "elsewhere")
+    # What another process's save does: a notice on the channel (no signal reaches this process).
+    assert shared_redis().publish(cache.make_key(CHANGES_CHANNEL), "changed") >= 1  # heard by this process
 
     assert status_queries(relying, txid, django_assert_max_num_queries) == 3  # application, policy, transaction
     assert status_queries(relying, txid, django_assert_max_num_queries) == 1

@@ -8,7 +8,8 @@ import os
 import pytest
 from websockets.sync.client import connect
 
-from approvals.relying_client import RelyingClient
+from approvals.relying_client import RelyingApiError, RelyingClient
+from approvals.services import application_rotate_secret
 from approvals.webhooks import webhook_signature
 from tests.live.conftest import device_client, live_database_url, subprocess_env
 
@@ -64,3 +65,25 @@ def test_procfile__push_over_ws_process__approve_over_http_process__worker_times
     assert hook.requests[1].json()["status"] == "timeout"
     for name, process in processes.items():
         assert "Traceback" not in process.log(tail=None), f"{name}: {process.log()}"
+
+
+def test_procfile__secret_rotated_by_another_process__every_http_worker_refuses_the_old_one_at_once(
+    start_procfile, issued_app
+):
+    http = start_procfile(subprocess_env(database_url=live_database_url(), redis=os.environ["REDIS_URL"]))["http"].url
+    ikey = issued_app.application.integration_key
+
+    def check(secret: str) -> int:
+        """One call on a new connection, which any of the HTTP workers may accept."""
+        try:
+            RelyingClient(http, ikey, secret, timeout=10).check()
+        except RelyingApiError as refused:
+            return refused.status
+        return 200
+
+    calls = 12  # 3 workers by default: each caches the application from its first call on
+    assert [check(issued_app.secret_key) for _ in range(calls)] == [200] * calls
+    new_secret = application_rotate_secret(application=issued_app.application, actor="test")  # this process
+
+    assert [check(issued_app.secret_key) for _ in range(calls)] == [401] * calls
+    assert [check(new_secret) for _ in range(calls)] == [200] * calls
