@@ -1,9 +1,10 @@
 """Where a round trip's server CPU goes: the same round trips, in one process, with no HTTP server.
 
-The relying and device clients call the WSGI application directly (same settings, middleware and
-PostgreSQL as production), one round trip at a time, and this prints the CPU milliseconds and SQL
-statements of each leg. ``--profile FILE`` also writes a cProfile of the measured round trips (open it
-with ``python -m pstats FILE``). Use it to find the cost; use ``bench/approvals.py`` to report figures.
+The relying and device clients call the production WSGI entry (``mfa_server.wsgi``) directly (same
+settings, middleware and PostgreSQL as production), one round trip at a time, and this prints the CPU
+milliseconds and SQL statements of each leg. ``--profile FILE`` also writes a cProfile of the measured
+round trips (open it with ``python -m pstats FILE``). Use it to find the cost; use ``bench/approvals.py``
+to report figures.
 
     python bench/inprocess.py [--round-trips 300] [--users 50] [--profile out.prof]
 """
@@ -112,7 +113,6 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.core.management import call_command
-    from django.core.wsgi import get_wsgi_application
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     from devices.client import DeviceClient
 
     call_command("migrate", verbosity=0)
-    session = WsgiSession(get_wsgi_application())
+    from mfa_server.wsgi import application  # the production entry, as the HTTP server calls it
+
+    session = WsgiSession(application)
     seeded = seed(users=args.users, env=dict(os.environ))
     devices = [
         (username, DeviceClient.activate(code, server=SERVER, name=f"{username} phone", session=session))  # type: ignore[arg-type]

@@ -69,6 +69,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# Under the WSGI entry (mfa_server/wsgi.py), API calls skip what only browser pages need (sessions, CSRF,
+# login, messages, frame options, static files): their views are DRF's, CSRF-exempt, signed or token-authenticated.
+MFA_API_PATH_PREFIXES = ["/api/v1/", "/auth/v2/"]
+MFA_API_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware", "django.middleware.common.CommonMiddleware"]
 
 TEMPLATES = [
     {

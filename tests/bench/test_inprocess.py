@@ -1,9 +1,8 @@
-"""bench/inprocess.py drives real round trips through the WSGI application without a server."""
+"""bench/inprocess.py drives real round trips through the production WSGI entry without a server."""
 
 from __future__ import annotations
 
 import pytest
-from django.core.wsgi import get_wsgi_application
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -12,11 +11,12 @@ from bench.inprocess import SERVER, WsgiSession
 from bench.load import LEGS, round_trip
 from devices.client import DeviceClient
 from devices.services import enrollment_create
+from mfa_server.wsgi import application
 
 
 @pytest.fixture
 def session(wsgi_calls_keep_test_connection):
-    return WsgiSession(get_wsgi_application())
+    return WsgiSession(application)
 
 
 def test_round_trip__in_process__allowed_and_counted_per_leg(session, issued_app, subscriber):
