@@ -39,14 +39,14 @@ from approvals.notify import notify_devices_of_decision, notify_devices_of_reque
 from approvals.pending_end import pending_request_end
 from approvals.waiting import announce_ended
 from approvals.webhooks import webhook_enqueue
-from audit.services import audit_record
+from audit.services import audit_event, audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
 from devices.services import device_audit
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
-from mfa_server.rows import row_get_owned, row_insert
+from mfa_server.rows import row_get_owned, rows_insert_together
 from policies.facts import RequestFacts
 from policies.services import policy_enforce_approval, policy_enforce_evaluation
 from tenants.models import Subscriber, Tenant
@@ -192,27 +192,26 @@ def approval_request_create(
     }
     if is_bypass:
         fields.update(status=Status.APPROVED, status_reason="bypass", decided_at=now, number="")
+    approval = ApprovalRequest(**fields)
+    created = audit_event(
+        kind="approval.bypassed" if is_bypass else "approval.created",
+        tenant_id=application.tenant_id,
+        actor=f"app:{application.integration_key}",
+        subscriber_id=subscriber.pk,
+        approval_id=approval.pk,
+        ip=context.ip,
+        detail={"factor": approval.factor, "hostname": context.hostname, "type": context.login_type},
+    )
     try:
-        with transaction.atomic():
-            approval = ApprovalRequest(**fields)
-            row_insert(approval)
-            audit_record(
-                kind="approval.bypassed" if is_bypass else "approval.created",
-                tenant_id=application.tenant_id,
-                actor=f"app:{application.integration_key}",
-                subscriber_id=subscriber.pk,
-                approval_id=approval.pk,
-                ip=context.ip,
-                detail={"factor": approval.factor, "hostname": context.hostname, "type": context.login_type},
-            )
-            if not is_bypass:
-                targets = [(device.pk, device.fcm_token, device.webpush_subscription) for device in evaluation.devices]
-                notify_devices_of_request(approval=approval, targets=targets)
+        rows_insert_together(approval, created)
     except IntegrityError:
         # A concurrent replay of the same signed request won the insert (else the error stands).
         if replayed := approval_replayed(application=application, request_digest=request_digest):
             return replayed
         raise
+    if not is_bypass:  # after commit (at once, unless the caller holds a transaction)
+        targets = [(device.pk, device.fcm_token, device.webpush_subscription) for device in evaluation.devices]
+        notify_devices_of_request(approval=approval, targets=targets)
     return approval
 
 

@@ -16,7 +16,12 @@ from mfa_server.rows import row_insert, sql_names
 GENESIS_HASH = "0" * 64
 
 
-def audit_record(
+def audit_record(**event: Any) -> None:
+    """Append an event (``audit_event``'s arguments). Never pass secrets, codes or keys in ``detail``."""
+    row_insert(audit_event(**event))  # on every request path: without the ORM's compiler
+
+
+def audit_event(
     *,
     kind: str,
     tenant_id: int | None,
@@ -26,9 +31,9 @@ def audit_record(
     approval_id: Any = None,
     ip: str | None = None,
     detail: dict[str, Any] | None = None,
-) -> None:
-    """Append an event. Never pass secrets, codes or keys in ``detail``."""
-    event = AuditEvent(
+) -> AuditEvent:
+    """An event to append (unsaved), for a caller that inserts it together with its own rows."""
+    return AuditEvent(
         kind=kind,
         tenant_id=tenant_id,
         actor=actor,
@@ -39,7 +44,6 @@ def audit_record(
         detail=detail or {},
         created_at=timezone.now(),
     )
-    row_insert(event)  # on every request path: without the ORM's compiler
 
 
 def event_hash(event: AuditEvent, prev_hash: str) -> str:

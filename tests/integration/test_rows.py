@@ -18,6 +18,7 @@ from django.db.models import Model
 
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
+from audit.services import audit_event
 from devices.models import Device
 from mfa_server.rows import (
     row_get,
@@ -25,6 +26,7 @@ from mfa_server.rows import (
     row_get_with_children,
     row_insert,
     rows_filter,
+    rows_insert_together,
     value_from_db,
     value_to_db,
 )
@@ -296,3 +298,44 @@ def test_row_insert__fails_inside_atomic__transaction_marked_for_rollback_as_mod
 
     # The outer transaction (the test's) is still usable and holds only the first row.
     assert list(ApprovalRequest.objects.values_list("pk", flat=True)) == [existing.pk]
+
+
+def together(subscriber, application, *, digest: str) -> tuple[ApprovalRequest, AuditEvent]:
+    created = ApprovalRequest(
+        id=uuid.uuid4(),
+        application=application,
+        subscriber=subscriber,
+        request_digest=digest,
+        created_at=CREATED,
+        expires_at=CREATED,
+    )
+    return created, audit_event(kind="approval.created", tenant_id=subscriber.tenant_id, approval_id=created.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_insert_together__outside_a_transaction__all_or_none(
+    subscriber, application, django_assert_max_num_queries
+):
+    created, event = together(subscriber, application, digest="d1")
+    with django_assert_max_num_queries(4) as captured:
+        rows_insert_together(created, event)
+    if connection.vendor == "postgresql":
+        assert len(captured.captured_queries) == 1  # one statement: no BEGIN, no COMMIT
+    assert [row._state.adding for row in (created, event)] == [False, False]
+    assert ApprovalRequest.objects.filter(pk=created.pk).exists()
+    assert AuditEvent.objects.filter(approval_id=created.pk).exists()
+
+    clash, event = together(subscriber, application, digest="d1")
+    with pytest.raises(IntegrityError):  # the second row breaks the unique request digest
+        rows_insert_together(event, clash)
+    assert not AuditEvent.objects.filter(approval_id=clash.pk).exists(), "the first row is gone too"
+    assert ApprovalRequest.objects.count() == 1
+
+
+def test_rows_insert_together__inside_a_transaction__a_failure_leaves_it_usable(subscriber, application):
+    rows_insert_together(*together(subscriber, application, digest="d1"))
+    with pytest.raises(IntegrityError):
+        rows_insert_together(*together(subscriber, application, digest="d1"))
+
+    assert ApprovalRequest.objects.count() == 1  # the caller's transaction goes on
+    assert AuditEvent.objects.filter(kind="approval.created").count() == 1
