@@ -3,14 +3,14 @@
 Every save or delete of a watched model publishes a change notice on a Redis channel, at once and again
 when its transaction commits (bulk ``QuerySet.update`` sends no signal: change watched rows with
 ``save``). Each process holds one subscription to that channel and, before a request's first lookup,
-reads what is waiting on its socket without blocking; a notice drops everything the process cached. Redis
-has written a notice to every subscriber's socket by the time the publisher hears its PUBLISH answered,
-so a change made through any process takes effect on every process from its next request, and a request
-costs no round trip to Redis for it. When the subscription fails (Redis unreachable, the connection
-killed) the process drops everything and caches nothing until it has subscribed again, since notices
-may have been missed meanwhile. Entries also age out (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which bounds
-how long a change whose notice never reached Redis can go unseen. Without a shared cache (the embedded
-default) nothing is cached: another process could not be told.
+reads what is waiting on its socket without blocking; a notice drops everything the process cached.
+Redis queues a notice for every subscriber before it answers the PUBLISH, so a change made through any
+process takes effect on every process from its next request, and a request costs no round trip to Redis
+for it. When the subscription fails (Redis unreachable, the connection killed) the process drops
+everything and caches nothing until it has subscribed again, since notices may have been missed
+meanwhile. Entries also age out (``MFA_CONFIG_CACHE_MAX_AGE_SECONDS``), which bounds how long a change
+whose notice never reached Redis (or a subscription that died silently) can go unseen. Without a shared
+cache (the embedded default) nothing is cached: another process could not be told.
 
 The first notice is sent before commit, so that the changing thread (and a test inside one transaction)
 reads its own write; a thread that reads a watched row it changed in a still-open transaction puts that
@@ -91,6 +91,7 @@ class _Subscription:
     def close(self) -> None:
         try:
             self.pubsub.close()
+            self.client.close()
         except Exception:  # noqa: BLE001  (closing a broken connection: nothing left to do)
             logger.debug("closing the configuration subscription failed", exc_info=True)
 
