@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from approvals.exceptions import SubscriberDeniedError
 from approvals.models import Application, ApprovalRequest
@@ -23,6 +23,7 @@ from tenants.models import Subscriber
 from tenants.services import subscriber_lock
 
 _APP_SCOPE = "fallback-code"
+_STREAK_WRITE_ATTEMPTS = 3  # each lost race needs a right code deleting the row: rare, and bounded here
 
 
 def require_not_blocked(*, subscriber_id: int) -> None:
@@ -65,9 +66,32 @@ def failure_record(*, application: Application, subscriber: Subscriber, now: dat
     Returns the length of the streak.
     """
     ratelimit.count_failure(scope=_APP_SCOPE, key=str(application.pk), window_seconds=60)
+    attempts_left = _STREAK_WRITE_ATTEMPTS
+    while True:
+        try:
+            streak = _streak_lengthened(subscriber=subscriber, now=now)
+            break
+        except IntegrityError:
+            attempts_left -= 1
+            if not attempts_left:
+                raise
+    if streak.failures >= settings.MFA_LOCKOUT_THRESHOLD:
+        subscriber_lock(
+            subscriber=subscriber,
+            actor=f"app:{application.integration_key}",
+            detail={"consecutive_wrong_codes": streak.failures, "cause": "wrong_codes"},
+        )
+    return streak.failures
+
+
+def _streak_lengthened(*, subscriber: Subscriber, now: datetime) -> SubscriberBackoff:
+    """One more wrong code on the subscriber's streak, under the row's lock, in one transaction.
+
+    Raises ``IntegrityError`` when the read-or-create loses a race: a concurrent wrong code inserted the
+    row after this read found none, and a concurrent right code (``streak_clear``) deleted it before this
+    read could find it again. Taking the step again then reads or creates the row afresh.
+    """
     with transaction.atomic():
-        # Locked read-or-create in one step: a concurrent right code may delete the row meanwhile
-        # (streak_clear), and a concurrent wrong code may create it.
         streak, _ = SubscriberBackoff.objects.select_for_update().get_or_create(subscriber=subscriber)
         if streak.last_failure_at and _approved_since(subscriber, streak.last_failure_at):
             streak.failures = 0  # a login succeeded in between (a push, say): the streak was broken
@@ -76,13 +100,7 @@ def failure_record(*, application: Application, subscriber: Subscriber, now: dat
         delay = backoff_seconds(streak.failures)
         streak.next_attempt_at = now + timedelta(seconds=delay) if delay else None
         streak.save(update_fields=["failures", "last_failure_at", "next_attempt_at"])
-    if streak.failures >= settings.MFA_LOCKOUT_THRESHOLD:
-        subscriber_lock(
-            subscriber=subscriber,
-            actor=f"app:{application.integration_key}",
-            detail={"consecutive_wrong_codes": streak.failures, "cause": "wrong_codes"},
-        )
-    return streak.failures
+    return streak
 
 
 def _approved_since(subscriber: Subscriber, moment: datetime) -> bool:

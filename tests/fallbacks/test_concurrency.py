@@ -35,6 +35,7 @@ def test_passcode__same_code_concurrently__accepted_once(relying, passcode_phone
     code = passcode_phone.totp().now()
     callers = clients(relying)
     responses = run_concurrently(THREADS, lambda i: passcode(callers[i], code, display_text=f"racer {i}"))
+    assert all(r.status_code < 500 for r in responses), [r.json() for r in responses]
     outcomes = sorted(r.json()["status"] for r in responses)
     assert outcomes == ["approved"] + ["denied"] * (THREADS - 1), [r.json() for r in responses]
     assert {r.json()["status_reason"] for r in responses if r.json()["status"] == "denied"} == {"passcode_reused"}
