@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the repo, not bench/
 
 from bench import cpu  # noqa: E402
-from bench.servers import REPO, free_port, procfile_commands, production_env  # noqa: E402
+from bench.servers import REPO, free_port, procfile_commands, production_env, stop_group  # noqa: E402
 
 PRODUCT_APPLICATION = "mfa_server.wsgi:application"
 # name -> (WSGI application, path requested)
@@ -81,8 +80,7 @@ def server_cpu_us_per_request(application: str, path: str, requests: int) -> flo
         connection.close()
         return used * 1e6 / requests
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+        stop_group(process)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -125,10 +125,19 @@ class ServerProcesses:
 
     def stop(self) -> None:
         for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes], *, grace_seconds: float = 10) -> None:
+    """SIGTERM the process group ``process`` leads (started with ``start_new_session``); SIGKILL it when
+    it is still running ``grace_seconds`` later (granian may take that long while its workers start)."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=grace_seconds)
+    except ProcessLookupError:
+        pass

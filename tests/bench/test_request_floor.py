@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 
 import pytest
 
 from bench.request_floor import FLOORS, connect_when_ready, serve
+from bench.servers import stop_group
 from tests.helpers import free_port
 
 
@@ -37,5 +36,4 @@ def test_request_floor__each_floor__served_by_the_procfile_http_line(floor):
         assert ANSWERS[floor](json.loads(response.read()))
         connection.close()
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+        stop_group(process)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.db import connection
 
+from bench.servers import stop_group
 from devices.client import DeviceClient
 from tests.helpers import PhoneDevice, RecordedRequest, RecordingServer, free_port, json_reply
 
@@ -153,16 +153,8 @@ class ServerProcess:
         return text[-tail:] if tail else text
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-        except ProcessLookupError:
-            pass
+        if self.process is not None:
+            stop_group(self.process, grace_seconds=5)
 
 
 @pytest.fixture
