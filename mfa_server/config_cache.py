@@ -189,6 +189,7 @@ def _listen() -> int | None:
                 logger.warning("configuration change notices: subscription lost", exc_info=True)
                 _subscription.close()
                 _subscription = None
+                _drop()  # notices may have gone unheard: even a request under way stops trusting the cache
         if _subscription is None and not _subscribe():
             return None
     with _lock:
@@ -200,7 +201,6 @@ def _listen() -> int | None:
 def _subscribe() -> bool:
     """Subscribe (at most once per ``RESUBSCRIBE_AFTER_SECONDS`` after a failure); False: caching stays off."""
     global _subscription, _resubscribe_at
-    _drop()  # notices may have gone unheard
     if time.monotonic() < _resubscribe_at:
         return False
     try:

@@ -28,11 +28,6 @@ def _call(path: str) -> tuple[list[str], dict[str, str], Any]:
     return statuses, headers, body
 
 
-def _get(path: str) -> tuple[list[str], Any]:
-    statuses, _headers, body = _call(path)
-    return statuses, body
-
-
 def test_plain_response__one_bytes_item__closed_before_it_is_returned(db):
     finished: list[bool] = []
 
@@ -41,7 +36,7 @@ def test_plain_response__one_bytes_item__closed_before_it_is_returned(db):
 
     request_finished.connect(on_finished)
     try:
-        statuses, body = _get("/health")
+        statuses, _headers, body = _call("/health")
     finally:
         request_finished.disconnect(on_finished)
     assert statuses == ["200 OK"]
@@ -55,7 +50,7 @@ def test_file_response__handed_over_to_be_iterated(tenant, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     tenant.brand_logo = SimpleUploadedFile("logo.png", PNG, content_type="image/png")
     tenant.save()
-    statuses, body = _get(f"/approver/brand/{tenant.slug}/logo")
+    statuses, _headers, body = _call(f"/approver/brand/{tenant.slug}/logo")
     try:
         assert statuses == ["200 OK"]
         assert not isinstance(body, list)
