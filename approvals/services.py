@@ -36,19 +36,19 @@ from approvals.exceptions import (
 )
 from approvals.models import Application, ApprovalRequest, UsedProof
 from approvals.notify import notify_devices_of_decision, notify_devices_of_request
-from approvals.pending_end import pending_request_end
+from approvals.pending_end import pending_request_end, pending_request_end_with_proof, proof_insert_sql
 from approvals.waiting import announce_ended
 from approvals.webhooks import webhook_enqueue
-from audit.services import audit_event, audit_record
+from audit.services import audit_append, audit_event, audit_record
 from devices.credentials import NotWebAuthnDeviceError, WebAuthnRequiredError, assertion_verify
 from devices.models import Device
 from devices.proofs import canonical_payload, verify_signature
-from devices.services import device_audit
+from devices.services import device_audit, device_audit_event
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
-from mfa_server.rows import row_get_owned, rows_insert_together
+from mfa_server.rows import row_get_owned, rows_insert_together, value_to_db
 from policies.facts import RequestFacts
-from policies.services import policy_enforce_approval, policy_enforce_evaluation
+from policies.services import policy_enforce_approval, policy_enforce_evaluation, policy_may_refuse_approval
 from tenants.models import Subscriber, Tenant
 from tenants.services import subscriber_lock
 
@@ -271,11 +271,8 @@ def approval_request_decide(
 def proof_consume(digest: str) -> bool:
     """Record a device proof as used; False when it already was. Never aborts the surrounding transaction."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {UsedProof._meta.db_table} (digest, created_at) VALUES (%s, %s) "  # noqa: S608 (our table)
-            "ON CONFLICT (digest) DO NOTHING",
-            [digest, connection.ops.adapt_datetimefield_value(timezone.now())],
-        )
+        used_at = value_to_db(UsedProof._meta.get_field("created_at"), timezone.now())
+        cursor.execute(proof_insert_sql(), [digest, used_at])
         return cursor.rowcount == 1
 
 
@@ -394,11 +391,37 @@ def _decision_apply(
     """After the proof checked out: number matching, the one transition, its audit record and lockout counting.
 
     One transaction, committed on refusals too; a ``proof_digest`` is consumed first (``ProofReusedError``).
+    When the proof, the transition and its audit event are all there is to write, on PostgreSQL outside a
+    transaction, they are one statement instead (``pending_request_end_with_proof``).
     """
     new_status, reason = DECISION_STATUS[decision], f"user_{decision}"
     number_ok = not approval.number or (bool(number) and tokens_equal(number, approval.number))
     if decision == "approve" and not number_ok:
         new_status, reason = Status.DENIED, "number_mismatch"
+    event = device_audit_event(
+        device,
+        f"approval.{new_status}",
+        actor=f"device:{device.pk}",
+        approval_id=approval.pk,
+        ip=client_ip,
+        detail={"reason": reason},
+    )
+    if proof_digest is not None and _decision_writes_only_itself(approval=approval, status=new_status, reason=reason):
+        fresh, ended = pending_request_end_with_proof(
+            approval_id=approval.pk,
+            status=new_status,
+            reason=reason,
+            now=now,
+            decided_by_id=device.pk,
+            proof_digest=proof_digest,
+            event=event,
+        )
+        if not fresh:
+            raise refuse(ProofReusedError(), "proof_reused")
+        if not ended:
+            approval_request_expire(approval=approval)  # when it is past due and still pending
+            raise _missed_decision_refusal(approval=approval, refuse=refuse)
+        return approval_request_ended(approval=approval, status=new_status, reason=reason, now=now, device=device)
     with _atomic_keeping_refusals():
         if proof_digest is not None and not proof_consume(proof_digest):
             raise refuse(ProofReusedError(), "proof_reused")
@@ -406,22 +429,34 @@ def _decision_apply(
             approval=approval, status=new_status, reason=reason, device=device, now=now
         )
         if decided is None:
-            current = ApprovalRequest.objects.get(pk=approval.pk)
-            if current.status == Status.TIMEOUT:
-                raise refuse(ApprovalExpiredError(), "approval_expired")
-            raise refuse(ApprovalAlreadyDecidedError(status=current.status), "approval_already_decided")
-        device_audit(
-            device,
-            f"approval.{decided.status}",
-            actor=f"device:{device.pk}",
-            approval_id=approval.pk,
-            ip=client_ip,
-            detail={"reason": reason},
-        )
+            raise _missed_decision_refusal(approval=approval, refuse=refuse)
+        audit_append(event)
         _count_outcome(subscriber=approval.subscriber, status=decided.status, reason=reason)
         if reason == "number_mismatch":
             raise NumberMismatchError()
         return decided
+
+
+def _decision_writes_only_itself(*, approval: ApprovalRequest, status: str, reason: str) -> bool:
+    """Whether the decision writes nothing but the proof, the transition and its audit event, on PostgreSQL
+    outside a transaction: no webhook outbox row, no lockout count (``_count_outcome``), no policy record."""
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        return False
+    if approval.application.callback_url:
+        return False
+    if status == Status.APPROVED:
+        return not approval.subscriber.failed_attempts and not policy_may_refuse_approval(
+            application=approval.application
+        )
+    return reason == "user_deny"  # a wrong number and fraud count toward lockout
+
+
+def _missed_decision_refusal(*, approval: ApprovalRequest, refuse: Callable[[Exception, str], Exception]) -> Exception:
+    """The refusal for a decision that found the request no longer pending: expired or decided by another."""
+    current = ApprovalRequest.objects.get(pk=approval.pk)
+    if current.status == Status.TIMEOUT:
+        return refuse(ApprovalExpiredError(), "approval_expired")
+    return refuse(ApprovalAlreadyDecidedError(status=current.status), "approval_already_decided")
 
 
 def approval_request_transition(
@@ -429,8 +464,7 @@ def approval_request_transition(
 ) -> ApprovalRequest | None:
     """Move a pending, unexpired request to ``status``; None when someone else moved it first.
 
-    The one place every factor (push, WebAuthn, codes) ends a transaction: after commit it notifies
-    devices, wakes the relying calls waiting for it and queues the webhook. Expiry may act on requests
+    The one place every factor (push, WebAuthn, codes) ends a transaction. Expiry may act on requests
     past ``expires_at``; decisions may not. The caller audits the outcome. An approval by a device may
     be refused by the policy's new-device rule (``PolicyDeniedError``, audited; the request stays pending).
     """
@@ -446,13 +480,21 @@ def approval_request_transition(
             unexpired_only=status != Status.TIMEOUT,
         )
         if not ended:
-            if status != Status.TIMEOUT and approval.expires_at <= now:
-                approval_request_expire(approval=approval)
+            if status != Status.TIMEOUT:
+                approval_request_expire(approval=approval)  # when it is past due and still pending
             return None
-        approval.status, approval.status_reason, approval.decided_at, approval.decided_by = status, reason, now, device
-        notify_devices_of_decision(approval=approval)
-        webhook_enqueue(approval=approval, result=relying_result(status))
-        transaction.on_commit(partial(announce_ended, approval.pk))  # the relying calls waiting for it
+        return approval_request_ended(approval=approval, status=status, reason=reason, now=now, device=device)
+
+
+def approval_request_ended(
+    *, approval: ApprovalRequest, status: str, reason: str, now: datetime, device: Device | None
+) -> ApprovalRequest:
+    """After this call's UPDATE ended the request: the instance follows, and after commit the devices are
+    notified, the relying calls waiting for it woken and the webhook queued (its outbox row now)."""
+    approval.status, approval.status_reason, approval.decided_at, approval.decided_by = status, reason, now, device
+    notify_devices_of_decision(approval=approval)
+    webhook_enqueue(approval=approval, result=relying_result(status))
+    transaction.on_commit(partial(announce_ended, approval.pk))  # the relying calls waiting for it
     return approval
 
 

@@ -18,7 +18,12 @@ GENESIS_HASH = "0" * 64
 
 def audit_record(**event: Any) -> None:
     """Append an event (``audit_event``'s arguments). Never pass secrets, codes or keys in ``detail``."""
-    row_insert(audit_event(**event))  # on every request path: without the ORM's compiler
+    audit_append(audit_event(**event))
+
+
+def audit_append(event: AuditEvent) -> None:
+    """Append an event built by ``audit_event``."""
+    row_insert(event)  # on every request path: without the ORM's compiler
 
 
 def audit_event(

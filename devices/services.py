@@ -15,7 +15,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.models import AuditEvent
+from audit.services import audit_append, audit_event, audit_record
 from devices import credentials, webauthn
 from devices.exceptions import ActivationCodeInvalidError, PublicKeyInvalidError
 from devices.live import broadcast_to_devices
@@ -30,7 +31,12 @@ ACTIVATION_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: ty
 ACTIVATION_CODE_LENGTH = 20  # 100 bits
 
 
-def device_audit(
+def device_audit(device: Device, kind: str, **what: Any) -> None:
+    """Audit an event about one device (``device_audit_event``'s arguments), filed under its subscriber and tenant."""
+    audit_append(device_audit_event(device, kind, **what))
+
+
+def device_audit_event(
     device: Device,
     kind: str,
     *,
@@ -38,9 +44,9 @@ def device_audit(
     ip: str | None = None,
     detail: dict[str, Any] | None = None,
     approval_id: UUID | None = None,
-) -> None:
-    """Audit an event about one device (and the approval it acted on), filed under its subscriber and tenant."""
-    audit_record(
+) -> AuditEvent:
+    """An event about one device (and the approval it acted on), unsaved: ``device_audit`` appends it."""
+    return audit_event(
         kind=kind,
         tenant_id=device.subscriber.tenant_id,
         actor=actor,

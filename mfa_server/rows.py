@@ -232,6 +232,12 @@ def rows_insert_together(*instances: Model) -> None:
         _inserted(instance)
 
 
+def row_insert_from(instance: Model, source: str) -> tuple[str, list[Any]]:
+    """SQL and parameters that INSERT ``instance`` once for each row of ``source`` (the name of an earlier
+    WITH clause in the same statement): nothing when it returned no row. Same values as ``row_insert``."""
+    return _insert_from(type(instance), source), _insert_params(instance)
+
+
 def _insert_params(instance: Model) -> list[Any]:
     fields, _sql = _insert(type(instance))
     return [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
@@ -250,8 +256,19 @@ def _insert_together(models: tuple[type[Model], ...]) -> str:
 
 @cache
 def _insert(model: type[Model]) -> tuple[list[Field], str]:
+    fields, head, values = _insert_parts(model)
+    return fields, f"{head} VALUES ({values})"
+
+
+@cache
+def _insert_from(model: type[Model], source: str) -> str:
+    _fields, head, values = _insert_parts(model)
+    return f"{head} SELECT {values} FROM {source}"  # noqa: S608 (names from the models and the caller's SQL)
+
+
+def _insert_parts(model: type[Model]) -> tuple[list[Field], str, str]:
+    """The inserted fields (all but an automatic key), ``INSERT INTO table (columns)``, and their placeholders."""
     meta, quote = model._meta, connection.ops.quote_name
     fields = [field for field in meta.concrete_fields if not isinstance(field, AutoFieldMixin)]
     columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join(["%s"] * len(fields))
-    return fields, f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+    return fields, f"INSERT INTO {quote(meta.db_table)} ({columns})", ", ".join(["%s"] * len(fields))  # noqa: S608

@@ -287,6 +287,11 @@ def policy_enforce_connection(
         raise_for(decision)
 
 
+def policy_may_refuse_approval(*, application: Application) -> bool:
+    """Whether ``policy_enforce_approval`` can do anything for ``application``: its policy has a new-device rule."""
+    return bool(effective_policy(application=application).rules.new_device_minutes)
+
+
 def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: datetime) -> None:
     """The new-device rule when ``device`` approves ``approval``: a device enrolled less than N minutes
     ago cannot approve a login from an unknown network (the login's IP, as the relying service reported it).
@@ -294,9 +299,9 @@ def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: d
     Raises ``PolicyDeniedError`` (audited); the request stays pending for another device or a denial.
     """
     application = approval.application
-    policy = effective_policy(application=application)
-    if not policy.rules.new_device_minutes:
+    if not policy_may_refuse_approval(application=application):
         return
+    policy = effective_policy(application=application)
     lookup = subscriber_facts(
         tenant_id=application.tenant_id,
         username=approval.subscriber.username,

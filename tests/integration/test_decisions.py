@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from approvals.models import ApprovalRequest
+from approvals.models import ApprovalRequest, UsedProof
 from audit.models import AuditEvent
 from devices.models import Device
 from devices.services import device_revoke
@@ -15,7 +18,7 @@ from tenants.models import Subscriber
 from tests.conftest import make_device
 from tests.integration.conftest import assert_problem, other_number
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # autocommit, as in production: the one-statement decision
 
 
 def _refusals(txid: str | None = None) -> list[str]:
@@ -68,6 +71,28 @@ def test_approve__right_number__approved_and_audited(relying, phone, subscriber,
         phone.device_id,
         f"device:{phone.device_id}",
     )
+
+
+@pytest.mark.parametrize("decision", ["approve", "deny"])
+def test_decision__nothing_else_to_write__proof_decision_and_audit_in_one_statement(relying, phone, tx, decision):
+    with CaptureQueriesContext(connection) as captured:
+        response = phone.decide(tx["txid"], decision, tx["number"])
+    assert response.status_code == 200
+    status = {"approve": "approved", "deny": "denied"}[decision]
+    assert ApprovalRequest.objects.get(pk=tx["txid"]).status == status
+    assert AuditEvent.objects.filter(kind=f"approval.{status}", approval_id=tx["txid"]).count() == 1
+    assert UsedProof.objects.count() == 1
+    if connection.vendor == "postgresql":  # besides the reads, one statement: no BEGIN, no COMMIT
+        writes = [query["sql"] for query in captured.captured_queries if not query["sql"].startswith("SELECT")]
+        assert [sql.split(" ", 3)[:3] for sql in writes] == [["WITH", "proof", "AS"]], writes
+
+
+def test_approve__past_the_deadline__expired_and_refused(relying, phone, tx, time_machine):
+    time_machine.move_to(timezone.now() + timedelta(seconds=61), tick=False)
+    assert_problem(phone.decide(tx["txid"], "approve", tx["number"]), 409, "approval_expired")
+    assert ApprovalRequest.objects.get(pk=tx["txid"]).status == "timeout"
+    assert _refusals(tx["txid"]) == ["approval_expired"]
+    assert not AuditEvent.objects.filter(kind="approval.approved").exists()
 
 
 def test_approve__wrong_number__denied_and_failure_counted(relying, phone, subscriber, tx):
