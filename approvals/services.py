@@ -46,7 +46,7 @@ from devices.proofs import canonical_payload, verify_signature
 from devices.services import device_audit, device_audit_event
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
-from mfa_server.rows import row_get_owned, rows_insert_together, value_to_db
+from mfa_server.rows import row_get, row_get_owned, rows_insert_together, value_to_db
 from policies.facts import RequestFacts
 from policies.services import policy_enforce_approval, policy_enforce_evaluation, policy_may_refuse_approval
 from tenants.models import Subscriber, Tenant
@@ -335,8 +335,10 @@ def approval_request_decide_webauthn(
 def approval_of_device(*, device: Device, approval_id: UUID) -> ApprovalRequest:
     """A transaction of the device's subscriber (any state), with its application and subscriber attached
     without a join; another subscriber's transaction does not exist here (``ApprovalNotFoundError``)."""
-    approval = row_get_owned(ApprovalRequest, "subscriber_id", device.subscriber_id, pk=approval_id)
-    if approval is None:
+    loaded_id, approval = getattr(device, "request_cache", {}).pop("approval", (None, None))
+    if loaded_id != approval_id:  # not read with the device (``device_for_token``)
+        approval = row_get(ApprovalRequest, pk=approval_id)
+    if approval is None or approval.subscriber_id != device.subscriber_id:
         raise ApprovalNotFoundError()
     approval.subscriber = device.subscriber  # the same row, loaded with the device
     approval.application = application_cached(approval.application_id)

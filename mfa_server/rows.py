@@ -59,21 +59,45 @@ def rows_filter[M: Model](model: type[M], **equals: Any) -> list[M]:
 
 def row_get_with[M: Model](model: type[M], relation: str, **equals: Any) -> M | None:
     """``row_get`` with the row its foreign key ``relation`` (not null) points to, attached, in one joined read."""
-    fields, sql = _select_with(model, relation, tuple(equals))
-    params = [field.get_db_prep_value(value, connection) for field, value in zip(fields, equals.values(), strict=True)]
+    instance, _beside = _row_get_with(model, relation, None, None, equals)
+    return instance
+
+
+def row_get_with_beside[M: Model, B: Model](
+    model: type[M], relation: str, beside: type[B], beside_pk: Any, **equals: Any
+) -> tuple[M | None, B | None]:
+    """``row_get_with``, and in the same read the ``beside`` row whose primary key is ``beside_pk`` (None when
+    there is none): a LEFT JOIN on that key alone, so one round trip serves two lookups by key. The two rows
+    need not be related: the caller checks what ties them. (None, None) when there is no ``model`` row."""
+    return _row_get_with(model, relation, beside, beside_pk, equals)
+
+
+def _row_get_with[M: Model](
+    model: type[M], relation: str, beside: type[Model] | None, beside_pk: Any, equals: dict[str, Any]
+) -> tuple[M | None, Any]:
+    fields, sql = _select_with(model, relation, tuple(equals), beside)
+    params = [] if beside is None else [value_to_db(beside._meta.pk, beside_pk)]
+    params += [field.get_db_prep_value(value, connection) for field, value in zip(fields, equals.values(), strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
-        return None
+        return None, None
     parent_model = model._meta.get_field(relation).related_model
-    attnames, converters = _row_shape(model)
-    parent_attnames, parent_converters = _row_shape(parent_model)
-    split = len(attnames)
-    instance = model.from_db(connection.alias, attnames, _converted(row[:split], converters))
-    parent = parent_model.from_db(connection.alias, parent_attnames, _converted(row[split:], parent_converters))
+    instance, end = _instance_at(model, row, 0)
+    parent, end = _instance_at(parent_model, row, end)
     setattr(instance, relation, parent)
-    return instance
+    found = None
+    if beside is not None and row[end + beside._meta.concrete_fields.index(beside._meta.pk)] is not None:
+        found, _end = _instance_at(beside, row, end)  # its primary key is NULL when the LEFT JOIN found no row
+    return instance, found
+
+
+def _instance_at[M: Model](model: type[M], row: tuple[Any, ...], start: int) -> tuple[M, int]:
+    """The ``model`` instance whose columns start at ``start`` in a joined ``row``, and where the next begin."""
+    attnames, converters = _row_shape(model)
+    end = start + len(attnames)
+    return model.from_db(connection.alias, attnames, _converted(row[start:end], converters)), end
 
 
 def row_get_with_children[M: Model, C: Model](
@@ -122,18 +146,24 @@ def _select(model: type[Model], names: tuple[str, ...]) -> tuple[list[Field], st
 
 
 @cache
-def _select_with(model: type[Model], relation: str, names: tuple[str, ...]) -> tuple[list[Field], str]:
+def _select_with(
+    model: type[Model], relation: str, names: tuple[str, ...], beside: type[Model] | None = None
+) -> tuple[list[Field], str]:
     meta, quote = model._meta, connection.ops.quote_name
     foreign_key = meta.get_field(relation)
     parent_meta = foreign_key.related_model._meta
     fields = [meta.pk if name == "pk" else meta.get_field(name) for name in names]
     columns = [f"c.{quote(field.column)}" for field in meta.concrete_fields]
     columns += [f"p.{quote(field.column)}" for field in parent_meta.concrete_fields]
+    beside_join = ""
+    if beside is not None:
+        columns += [f"b.{quote(field.column)}" for field in beside._meta.concrete_fields]
+        beside_join = f" LEFT JOIN {quote(beside._meta.db_table)} b ON b.{quote(beside._meta.pk.column)} = %s"
     where = " AND ".join(f"c.{quote(field.column)} = %s" for field in fields)
     join = f"p.{quote(foreign_key.target_field.column)} = c.{quote(foreign_key.column)}"
     return fields, (
         f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} c "  # noqa: S608 (names from the models)
-        f"JOIN {quote(parent_meta.db_table)} p ON {join} WHERE {where}"
+        f"JOIN {quote(parent_meta.db_table)} p ON {join}{beside_join} WHERE {where}"
     )
 
 

@@ -19,13 +19,18 @@ def token_from_header(header: str) -> str | None:
 
 
 class DeviceTokenAuthentication(BaseAuthentication):
-    """``request.user`` becomes the active ``Device``; revoked devices are refused with ``device_revoked``."""
+    """``request.user`` becomes the active ``Device``; revoked devices are refused with ``device_revoked``.
+
+    When the URL names a transaction (``approval_id``), its row is read with the device's (``device_for_token``).
+    """
 
     def authenticate(self, request: Request) -> tuple[object, str]:
         token = token_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
         if not token:
             raise NotAuthenticatedError()
-        return device_for_token(token=token, client_ip=client_ip(request)), token
+        # A call about one transaction (its id in the URL) reads it with the device: one round trip.
+        approval_id = (request.parser_context or {}).get("kwargs", {}).get("approval_id")
+        return device_for_token(token=token, client_ip=client_ip(request), approval_id=approval_id), token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Device realm="mfa"'

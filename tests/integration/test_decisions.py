@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -209,6 +210,24 @@ def test_another_subscribers_transaction__404_and_audited(relying, phone, bob_ph
     assert ApprovalRequest.objects.get(pk=tx["txid"]).status == "pending"
     event = AuditEvent.objects.get(kind="approval.decision_refused")
     assert (event.device_id, event.detail["reason"]) == (bob_phone.device_id, "approval_not_found")
+
+
+@pytest.mark.parametrize("call", ["fetch", "decide"])
+def test_unknown_transaction__404_not_found(phone, call):
+    unknown = str(uuid.uuid4())
+    response = phone.get(f"approvals/{unknown}") if call == "fetch" else phone.decide(unknown, "deny")
+    assert_problem(response, 404, "approval_not_found")
+
+
+@pytest.mark.parametrize("call", ["fetch", "decide"])
+def test_device_call_about_a_transaction__read_with_the_device_in_one_statement(relying, phone, tx, call):
+    with CaptureQueriesContext(connection) as captured:
+        response = phone.get(f"approvals/{tx['txid']}") if call == "fetch" else phone.decide(tx["txid"], "deny")
+    assert response.status_code == 200
+    reads = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("SELECT")]
+    transaction_reads = [sql for sql in reads if '"approvals_approvalrequest"' in sql]
+    assert len(transaction_reads) == 1, reads
+    assert '"devices_device"' in transaction_reads[0]
 
 
 def test_second_device_of_the_same_subscriber__may_decide(relying, phone, subscriber, tx):

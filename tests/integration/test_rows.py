@@ -23,6 +23,7 @@ from devices.models import Device
 from mfa_server.rows import (
     row_get,
     row_get_with,
+    row_get_with_beside,
     row_get_with_children,
     row_insert,
     rows_filter,
@@ -166,6 +167,21 @@ def test_row_insert__audit_event__reads_back_as_an_orm_saved_twin(tenant):
     assert by_rows.tenant_id is None
     assert by_rows.approval_id == approval_id
     assert fields_of(row_get(AuditEvent, pk=by_rows.pk)) == fields_of(by_rows)
+
+
+def test_row_get_with_beside__the_row_by_key_in_the_same_read__or_none(
+    subscriber, application, phone, django_assert_num_queries
+):
+    beside = approval(subscriber, application)
+    with django_assert_num_queries(1):
+        device, found = row_get_with_beside(Device, "subscriber", ApprovalRequest, beside.pk, pk=phone.device_id)
+        assert device.subscriber.pk == subscriber.pk  # attached, not lazily loaded
+    assert fields_of(device) == fields_of(Device.objects.get(pk=phone.device_id))
+    assert fields_of(found) == fields_of(ApprovalRequest.objects.get(pk=beside.pk))
+
+    device, missing = row_get_with_beside(Device, "subscriber", ApprovalRequest, uuid.uuid4(), pk=phone.device_id)
+    assert (device.pk, missing) == (phone.device_id, None)
+    assert row_get_with_beside(Device, "subscriber", ApprovalRequest, beside.pk, pk=10**9) == (None, None)
 
 
 def test_row_get_with__device_and_its_subscriber__same_as_the_orm(subscriber, phone, django_assert_num_queries):
