@@ -16,6 +16,11 @@ os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 from mfa_server.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# No collectstatic in tests: an empty STATIC_ROOT that exists keeps WhiteNoise from warning about a
+# missing one on every handler the test client builds (about 660 warnings per run). One shared empty
+# folder: the servers some tests start with these settings are stopped by signal, without atexit.
+STATIC_ROOT = os.path.join(tempfile.gettempdir(), "mfa-test-static-root")
+os.makedirs(STATIC_ROOT, exist_ok=True)
 MFA_PUSH_BACKENDS = ["devices.delivery.locmem.LocmemPushBackend"]
 MFA_WORKER_INTERVAL_SECONDS = 0.2
 MFA_WEBPUSH_ENDPOINT_HOSTS = [*MFA_WEBPUSH_ENDPOINT_HOSTS, "push.example.net"]  # noqa: F405
