@@ -87,10 +87,7 @@ def _row_get_with[M: Model](
     instance, end = _instance_at(model, row, 0)
     parent, end = _instance_at(parent_model, row, end)
     setattr(instance, relation, parent)
-    found = None
-    if beside is not None and row[end + beside._meta.concrete_fields.index(beside._meta.pk)] is not None:
-        found, _end = _instance_at(beside, row, end)  # its primary key is NULL when the LEFT JOIN found no row
-    return instance, found
+    return instance, None if beside is None else _joined_at(beside, row, end)
 
 
 def _instance_at[M: Model](model: type[M], row: tuple[Any, ...], start: int) -> tuple[M, int]:
@@ -98,6 +95,13 @@ def _instance_at[M: Model](model: type[M], row: tuple[Any, ...], start: int) -> 
     attnames, converters = _row_shape(model)
     end = start + len(attnames)
     return model.from_db(connection.alias, attnames, _converted(row[start:end], converters)), end
+
+
+def _joined_at[M: Model](model: type[M], row: tuple[Any, ...], start: int) -> M | None:
+    """``_instance_at`` for a LEFT JOINed table: None when its primary key is NULL (the join found no row)."""
+    if row[start + model._meta.concrete_fields.index(model._meta.pk)] is None:
+        return None
+    return _instance_at(model, row, start)[0]
 
 
 def row_get_with_children[M: Model, C: Model](
@@ -114,15 +118,8 @@ def row_get_with_children[M: Model, C: Model](
         rows = cursor.fetchall()
     if not rows:
         return None, []
-    attnames, converters = _row_shape(model)
-    child_attnames, child_converters = _row_shape(children)
-    split, child_key = len(attnames), children._meta.concrete_fields.index(children._meta.pk)
-    parent = model.from_db(connection.alias, attnames, _converted(rows[0][:split], converters))
-    found = [
-        children.from_db(connection.alias, child_attnames, _converted(row[split:], child_converters))
-        for row in rows
-        if row[split + child_key] is not None  # the child's primary key: NULL when no child matched
-    ]
+    parent, split = _instance_at(model, rows[0], 0)
+    found = [child for row in rows if (child := _joined_at(children, row, split)) is not None]
     for child in found:
         setattr(child, link, parent)
     return parent, found
