@@ -47,8 +47,16 @@ from devices.services import device_audit, device_audit_event
 from mfa_server.crypto import encrypt_secret, tokens_equal
 from mfa_server.errors import DomainError
 from mfa_server.rows import row_get, row_get_owned, rows_insert_together, value_to_db
+from policies.engine import Phase
 from policies.facts import RequestFacts
-from policies.services import policy_enforce_approval, policy_enforce_evaluation, policy_may_refuse_approval
+from policies.services import (
+    Evaluation,
+    policy_consider,
+    policy_enforce_approval,
+    policy_may_refuse_approval,
+    policy_refusal_record,
+    raise_for,
+)
 from tenants.models import Subscriber, Tenant
 from tenants.services import subscriber_lock
 
@@ -160,17 +168,21 @@ def approval_request_create(
     ``SubscriberDeniedError`` when nobody can approve. ``approval_id`` / ``number`` preset the txid and the
     number to match when a client showed them before the push (Duo Verified Push).
     """
-    if replayed := approval_replayed(application=application, request_digest=request_digest):
-        return replayed
     # The policy decides before any factor is used; refusals raise policy_denied / push_rate_limited (audited).
     # Its evaluation loaded the subscriber and their active devices: they are who is asked and who is woken.
-    evaluation = policy_enforce_evaluation(
-        application=application, username=username, facts=request_facts, end_user_ip=context.ip
+    evaluation = policy_consider(
+        application=application, username=username, facts=request_facts, phase=Phase.PUSH, end_user_ip=context.ip
     )
-    subscriber = subscriber_may_log_in(evaluation.subscriber)
+    try:
+        subscriber = _subscriber_to_ask(evaluation)
+    except DomainError:
+        # A replay returns what the original created, even if the policy or the user changed since; a fresh
+        # request that is accepted finds its replays at the insert below (its unique digest), for free.
+        if replayed := approval_replayed(application=application, request_digest=request_digest):
+            return replayed
+        policy_refusal_record(evaluation, application=application, phase=Phase.PUSH)
+        raise
     is_bypass = subscriber.status == Subscriber.Status.BYPASS
-    if not is_bypass and not evaluation.devices:
-        raise SubscriberUnknownError()
     policy = evaluation.policy
     if number_matching is None:
         number_matching = policy.number_matching
@@ -213,6 +225,15 @@ def approval_request_create(
         targets = [(device.pk, device.fcm_token, device.webpush_subscription) for device in evaluation.devices]
         notify_devices_of_request(approval=approval, targets=targets)
     return approval
+
+
+def _subscriber_to_ask(evaluation: Evaluation) -> Subscriber:
+    """Whom the push goes to; raises the refusal (policy, unknown or blocked user, no device) otherwise."""
+    raise_for(evaluation.decision)
+    subscriber = subscriber_may_log_in(evaluation.subscriber)
+    if subscriber.status != Subscriber.Status.BYPASS and not evaluation.devices:
+        raise SubscriberUnknownError()
+    return subscriber
 
 
 def approval_replayed(*, application: Application, request_digest: str | None) -> ApprovalRequest | None:

@@ -48,13 +48,18 @@ class Evaluation:
     """A decision plus the subscriber it was about (None when unknown or not about a user).
 
     ``devices`` are the subscriber's active devices in enrolment order, as the facts saw them (empty when
-    not looked up).
+    not looked up); ``facts`` what was known of the request.
     """
 
     decision: engine.Decision
     subscriber: Subscriber | None
     policy: EffectivePolicy
     devices: tuple[Device, ...] = ()
+    facts: RequestFacts = RequestFacts()
+
+    @property
+    def refuses(self) -> bool:
+        return self.decision.outcome in (engine.Outcome.DENY, engine.Outcome.RATE_LIMITED)
 
 
 def _builtin_check(pem: str, tenant_id: int, now: datetime) -> engine.CertificateFacts:
@@ -129,8 +134,10 @@ def policy_evaluate(
     known = lookup.facts if lookup is not None else None
     decision = engine.evaluate(rules=policy.rules, connection=connection, subscriber=known, phase=phase, now=now)
     if lookup is None:
-        return Evaluation(decision=decision, subscriber=None, policy=policy)
-    return Evaluation(decision=decision, subscriber=lookup.subscriber, policy=policy, devices=lookup.devices)
+        return Evaluation(decision=decision, subscriber=None, policy=policy, facts=facts)
+    return Evaluation(
+        decision=decision, subscriber=lookup.subscriber, policy=policy, devices=lookup.devices, facts=facts
+    )
 
 
 def _audit_refusal(
@@ -157,6 +164,42 @@ def _audit_refusal(
     )
 
 
+def policy_consider(
+    *,
+    application: Application,
+    username: str,
+    facts: RequestFacts | None,
+    phase: engine.Phase = engine.Phase.PREAUTH,
+    end_user_ip: str | None = None,
+) -> Evaluation:
+    """Evaluate for a relying-service call without recording anything (``policy_refusal_record`` does).
+
+    ``facts`` None (a caller that passes none) means: no known address, no certificate (fails closed).
+    ``end_user_ip`` fills in the end user's address when ``facts`` lacks it.
+    """
+    facts = facts or RequestFacts()
+    if facts.end_user_ip is None and end_user_ip:
+        facts = replace(facts, end_user_ip=end_user_ip)
+    return policy_evaluate(
+        policy=effective_policy(application=application),
+        tenant_id=application.tenant_id,
+        username=username,
+        facts=facts,
+        phase=phase,
+        application_id=application.pk,
+    )
+
+
+def policy_refusal_record(evaluation: Evaluation, *, application: Application, phase: engine.Phase) -> None:
+    """Audit a refusing evaluation and lock its subscriber when the rule says so; nothing when it allows."""
+    if not evaluation.refuses:
+        return
+    actor = f"app:{application.integration_key}"
+    _audit_refusal(evaluation, tenant_id=application.tenant_id, actor=actor, facts=evaluation.facts, phase=phase.value)
+    if evaluation.decision.lock_subscriber and evaluation.subscriber is not None:
+        subscriber_lock(subscriber=evaluation.subscriber, actor=actor, detail={"rule": "fraud_lockout"})
+
+
 def policy_decide(
     *,
     application: Application,
@@ -165,29 +208,11 @@ def policy_decide(
     phase: engine.Phase = engine.Phase.PREAUTH,
     end_user_ip: str | None = None,
 ) -> Evaluation:
-    """Evaluate for a relying-service call and record refusals (audit, lockout). Never raises for a refusal.
-
-    ``facts`` None (a caller that passes none) means: no known address, no certificate (fails closed).
-    ``end_user_ip`` fills in the end user's address when ``facts`` lacks it.
-    """
-    facts = facts or RequestFacts()
-    if facts.end_user_ip is None and end_user_ip:
-        facts = replace(facts, end_user_ip=end_user_ip)
-    policy = effective_policy(application=application)
-    evaluation = policy_evaluate(
-        policy=policy,
-        tenant_id=application.tenant_id,
-        username=username,
-        facts=facts,
-        phase=phase,
-        application_id=application.pk,
+    """``policy_consider``, then record a refusal (audit, lockout). Never raises for a refusal."""
+    evaluation = policy_consider(
+        application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip
     )
-    decision = evaluation.decision
-    if decision.outcome in (engine.Outcome.DENY, engine.Outcome.RATE_LIMITED):
-        actor = f"app:{application.integration_key}"
-        _audit_refusal(evaluation, tenant_id=application.tenant_id, actor=actor, facts=facts, phase=phase.value)
-        if decision.lock_subscriber and evaluation.subscriber is not None:
-            subscriber_lock(subscriber=evaluation.subscriber, actor=actor, detail={"rule": "fraud_lockout"})
+    policy_refusal_record(evaluation, application=application, phase=phase)
     return evaluation
 
 

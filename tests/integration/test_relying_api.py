@@ -10,6 +10,7 @@ from django.test import Client
 
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
+from policies.models import Policy
 from tenants.models import Subscriber
 from tests.integration.conftest import assert_problem, http_date, relying_call, row_counts
 
@@ -213,6 +214,25 @@ def test_auth__replay_after_decision__returns_the_decided_transaction(client, cr
     assert replayed.status_code == 200
     assert (replayed.json()["txid"], replayed.json()["result"]) == (created["txid"], "allow")
     assert ApprovalRequest.objects.count() == 1
+
+
+@pytest.mark.parametrize("change", ["push_limit_reached", "user_disabled"])
+def test_auth__replay_after_the_policy_or_user_changed__returns_the_original_and_records_no_refusal(
+    client, creds, issued_app, phone, change
+):
+    call = {"method": "POST", "path": "/api/v1/auth", "body": {"username": "alice"}, "date": http_date()}
+    created = relying_call(client, **creds, **call).json()
+    if change == "push_limit_reached":  # the original push is the one the limit allows
+        Policy.objects.create(tenant=issued_app.application.tenant, push_limit=1, push_window_seconds=300)
+    else:
+        Subscriber.objects.filter(username="alice").update(status=Subscriber.Status.DISABLED)
+    replayed = relying_call(client, **creds, **call)
+    assert replayed.status_code in (200, 201), replayed.content
+    assert replayed.json()["txid"] == created["txid"]
+    assert ApprovalRequest.objects.count() == 1
+    assert not AuditEvent.objects.filter(kind="policy.refused").exists()
+    fresh = relying_call(client, **creds, **{**call, "date": http_date(1)})  # not a replay: refused
+    assert fresh.status_code in (403, 429), fresh.content
 
 
 @pytest.mark.django_db(transaction=True)
