@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -14,6 +15,7 @@ def parse_networks(values: Iterable[str]) -> tuple[IpNetwork, ...]:
     return tuple(ipaddress.ip_network(value.strip(), strict=False) for value in values if value.strip())
 
 
+@lru_cache(maxsize=4096)  # every request parses its peer and proxies' addresses a few times over
 def parse_ip(value: str | None) -> IpAddress | None:
     """An address (``[v6]`` brackets allowed), IPv4-mapped IPv6 unwrapped; None when absent or invalid."""
     if not value:

@@ -164,12 +164,10 @@ def _usable_generation() -> int | None:
 
     Heard once per request: the lookups of one request share what the first one heard.
     """
-    if not _enabled():
-        return None
     in_request = getattr(_request, "active", False)
     if in_request and _request.generation is not None:
         return None if _request.generation == _NOT_CACHING else _request.generation
-    generation = _listen()
+    generation = _listen() if _enabled() else None
     if in_request:
         _request.generation = _NOT_CACHING if generation is None else generation
     return generation

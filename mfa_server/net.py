@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -53,7 +54,12 @@ def resolve_client_ip(*, remote_addr: str | None, forwarded_for: str, trusted: t
 
 
 def _trusted() -> tuple[IpNetwork, ...]:
-    return parse_networks(settings.MFA_TRUSTED_PROXIES)
+    return _networks(tuple(settings.MFA_TRUSTED_PROXIES))
+
+
+@lru_cache(maxsize=16)  # keyed by the setting's value, so a changed setting (tests) is parsed anew
+def _networks(values: tuple[str, ...]) -> tuple[IpNetwork, ...]:
+    return parse_networks(values)
 
 
 def meta_client_ip(meta: Mapping[str, Any]) -> str | None:
