@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import socket
 import subprocess
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs, urlencode
 
@@ -179,10 +181,30 @@ def audit_kinds(**filters: Any) -> list[str]:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing uses right now, for a server the test starts next.
+
+    Picked outside the kernel's ephemeral range: every outgoing connection (to PostgreSQL, Redis, from a
+    browser) takes its local port from that range, so none of them can take this one before the server
+    binds it (a port the kernel hands out, as with ``bind(0)``, comes from that very range).
+    """
+    low, high = _ephemeral_port_range()
+    choices = [port for port in range(10_000, 65_536) if not low <= port <= high]
+    for port in random.sample(choices, 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port outside the ephemeral range")
+
+
+def _ephemeral_port_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
+    return int(low), int(high)
 
 
 def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
