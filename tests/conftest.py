@@ -3,8 +3,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.test import Client
 
 from approvals.services import IssuedApplication, application_create
@@ -92,3 +93,12 @@ def _clear_cache():
 
     cache.clear()
     announce_change()  # the previous test's database is gone: so is what processes cached from it
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _async_tests_return_their_connection(django_db_setup):
+    """Async tests make their ORM calls on asgiref's one thread for synchronous code, whose pooled connection
+    no request ever gives back: return it before the test database is dropped, which PostgreSQL refuses
+    while a session still uses it."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
