@@ -200,28 +200,13 @@ def policy_refusal_record(evaluation: Evaluation, *, application: Application, p
         subscriber_lock(subscriber=evaluation.subscriber, actor=actor, detail={"rule": "fraud_lockout"})
 
 
-def policy_decide(
-    *,
-    application: Application,
-    username: str,
-    facts: RequestFacts | None,
-    phase: engine.Phase = engine.Phase.PREAUTH,
-    end_user_ip: str | None = None,
-) -> Evaluation:
-    """``policy_consider``, then record a refusal (audit, lockout). Never raises for a refusal."""
-    evaluation = policy_consider(
-        application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip
-    )
-    policy_refusal_record(evaluation, application=application, phase=phase)
-    return evaluation
-
-
 def policy_preauth(
     *, application: Application, username: str, facts: RequestFacts | None
 ) -> tuple[tuple[str, str] | None, Evaluation]:
     """``(result, reason)`` for preauth when the policy settles it (deny, unknown user), else None; and the
     evaluation, whose subscriber and active devices the caller goes on with."""
-    evaluation = policy_decide(application=application, username=username, facts=facts, phase=engine.Phase.PREAUTH)
+    evaluation = policy_consider(application=application, username=username, facts=facts, phase=engine.Phase.PREAUTH)
+    policy_refusal_record(evaluation, application=application, phase=engine.Phase.PREAUTH)
     decision = evaluation.decision
     if decision.outcome == engine.Outcome.ENROLL:
         return ("enroll", "unknown_user"), evaluation
@@ -255,9 +240,10 @@ def policy_enforce_evaluation(
         PolicyDeniedError: a rule denied (extra: ``rule``, ``reason``).
         PushRateLimitedError: push limit or cool-down (extra: ``rule``, ``reason``; ``retry_after``).
     """
-    evaluation = policy_decide(
+    evaluation = policy_consider(
         application=application, username=username, facts=facts, phase=phase, end_user_ip=end_user_ip
     )
+    policy_refusal_record(evaluation, application=application, phase=phase)
     raise_for(evaluation.decision)
     return evaluation
 
