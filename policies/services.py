@@ -270,13 +270,11 @@ def policy_enforce_connection(
 
     Raises ``PolicyDeniedError`` (audited) on refusal.
     """
-    rules = replace(
-        policy.rules,
-        service_networks=engine.NetworkRule() if end_user else policy.rules.service_networks,
-        user_networks=policy.rules.user_networks if check_user_network else engine.NetworkRule(),
-    )
-    if not (rules.client_cert_required or rules.service_networks.is_active or rules.user_networks.is_active):
-        return
+    service_networks = engine.NetworkRule() if end_user else policy.rules.service_networks
+    user_networks = policy.rules.user_networks if check_user_network else engine.NetworkRule()
+    if not (policy.rules.client_cert_required or service_networks.is_active or user_networks.is_active):
+        return  # every request of every API passes here: no lock, nothing more to build
+    rules = replace(policy.rules, service_networks=service_networks, user_networks=user_networks)
     now = timezone.now()
     certificate = None
     if rules.client_cert_required and policy.trust is not None:
