@@ -81,9 +81,11 @@ def signature_matches(
     query_params: list[tuple[str, str]],
     body: bytes,
     x_duo_headers: Mapping[str, str],
-    versions: tuple[int, ...] = (2, 4, 5),
+    versions: tuple[int, ...] = (5, 4, 2),
 ) -> bool:
-    """Constant-time check of ``signature`` against every allowed canonical form.
+    """Whether ``signature`` signs one of the allowed canonical forms, tried in the order of ``versions``
+    (newest first: today's clients sign v5) and each compared in constant time. It stops at the first
+    match, which only tells the caller what the answer does; a wrong signature is compared with them all.
 
     A 40-hex signature is HMAC-SHA1 (v2 only), 128-hex is HMAC-SHA512. Signature v2 signs the
     form body's parameters (the query string's on GET); v4/v5 sign the query string and hash the body.
@@ -91,9 +93,9 @@ def signature_matches(
     digestmod = {40: "sha1", 128: "sha512"}.get(len(signature))
     if digestmod is None:
         return False
-    candidates = [v for v in versions if digestmod == "sha512" or v == 2]
-    matched = False
-    for version in candidates:
+    for version in versions:
+        if digestmod == "sha1" and version != 2:
+            continue
         canonical = canonical_string(
             version=version,
             date=date,
@@ -104,5 +106,6 @@ def signature_matches(
             body=body if version >= 4 else b"",
             x_duo_headers=x_duo_headers,
         )
-        matched |= hmac.compare_digest(sign(secret, canonical, digestmod), signature)
-    return matched
+        if hmac.compare_digest(sign(secret, canonical, digestmod), signature):
+            return True
+    return False

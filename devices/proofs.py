@@ -8,6 +8,7 @@ is good for one decision on one transaction only. Both the server and the refere
 from __future__ import annotations
 
 import base64
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,6 +23,7 @@ def canonical_payload(*, approval_id: str, decision: str, number: str, timestamp
     return "\n".join([PROOF_VERSION, approval_id, decision, number, str(timestamp)]).encode()
 
 
+@lru_cache(maxsize=4096)  # each decision checks its device's key: parsing it validates the point each time
 def load_public_key(pem: str) -> ec.EllipticCurvePublicKey:
     """Parse a PEM SubjectPublicKeyInfo; raises ``ValueError`` unless it is a P-256 key."""
     try:

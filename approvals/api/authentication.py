@@ -47,7 +47,8 @@ class SignedRequestAuthentication(BaseAuthentication):
         form_params = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True) if is_form else query_params
         x_duo = {k[5:].replace("_", "-").lower(): v for k, v in request.META.items() if k.startswith("HTTP_X_DUO")}
         secret = decrypt_application_secret(application.secret_encrypted)
-        hosts = {settings.MFA_API_HOSTNAME.lower(), request.get_host().rsplit(":", 1)[0].lower()}
+        # The host the client called (almost always the one it signed), then the configured API hostname.
+        hosts = dict.fromkeys([request.get_host().rsplit(":", 1)[0].lower(), settings.MFA_API_HOSTNAME.lower()])
         if not any(
             signature_matches(
                 secret=secret,
@@ -61,7 +62,7 @@ class SignedRequestAuthentication(BaseAuthentication):
                 body=body,  # v4/v5 hash the raw body whatever its type; v2 signs the form parameters instead
                 x_duo_headers=x_duo,
             )
-            for host in sorted(hosts)
+            for host in hosts
         ):
             raise SignatureInvalidError()
         application.request_cache = {}  # a per-request memo (the effective policy), see policies.selectors
