@@ -140,10 +140,8 @@ def policy_evaluate(
     )
 
 
-def _audit_refusal(
-    evaluation: Evaluation, *, tenant_id: int, actor: str, facts: RequestFacts, phase: str, approval_id: Any = None
-) -> None:
-    decision = evaluation.decision
+def _audit_refusal(evaluation: Evaluation, *, tenant_id: int, actor: str, phase: str, approval_id: Any = None) -> None:
+    decision, facts = evaluation.decision, evaluation.facts
     audit_record(
         kind="policy.refused",
         tenant_id=tenant_id,
@@ -195,7 +193,7 @@ def policy_refusal_record(evaluation: Evaluation, *, application: Application, p
     if not evaluation.refuses:
         return
     actor = f"app:{application.integration_key}"
-    _audit_refusal(evaluation, tenant_id=application.tenant_id, actor=actor, facts=evaluation.facts, phase=phase.value)
+    _audit_refusal(evaluation, tenant_id=application.tenant_id, actor=actor, phase=phase.value)
     if evaluation.decision.lock_subscriber and evaluation.subscriber is not None:
         subscriber_lock(subscriber=evaluation.subscriber, actor=actor, detail={"rule": "fraud_lockout"})
 
@@ -291,8 +289,8 @@ def policy_enforce_connection(
     decision = engine.evaluate(rules=rules, connection=connection, subscriber=known, phase=engine.Phase.ACCESS, now=now)
     if not decision.allowed:
         subscriber = Subscriber.objects.filter(tenant_id=tenant_id, username=username).first() if username else None
-        evaluation = Evaluation(decision=decision, subscriber=subscriber, policy=policy)
-        _audit_refusal(evaluation, tenant_id=tenant_id, actor=actor, facts=facts, phase=engine.Phase.ACCESS.value)
+        evaluation = Evaluation(decision=decision, subscriber=subscriber, policy=policy, facts=facts)
+        _audit_refusal(evaluation, tenant_id=tenant_id, actor=actor, phase=engine.Phase.ACCESS.value)
         raise_for(decision)
 
 
@@ -330,12 +328,11 @@ def policy_enforce_approval(*, approval: ApprovalRequest, device: Device, now: d
             policy_rule=decision.rule
         )
         facts = RequestFacts(end_user_ip=connection.end_user_ip, device_id=device.pk)
-        evaluation = Evaluation(decision=decision, subscriber=lookup.subscriber, policy=policy)
+        evaluation = Evaluation(decision=decision, subscriber=lookup.subscriber, policy=policy, facts=facts)
         _audit_refusal(
             evaluation,
             tenant_id=application.tenant_id,
             actor=f"device:{device.pk}",
-            facts=facts,
             phase=engine.Phase.DECIDE.value,
             approval_id=approval.pk,
         )

@@ -216,9 +216,12 @@ def test_auth__replay_after_decision__returns_the_decided_transaction(client, cr
     assert ApprovalRequest.objects.count() == 1
 
 
-@pytest.mark.parametrize("change", ["push_limit_reached", "user_disabled"])
+@pytest.mark.parametrize(
+    ("change", "fresh_refusal"),
+    [("push_limit_reached", (429, "push_rate_limited")), ("user_disabled", (403, "subscriber_denied"))],
+)
 def test_auth__replay_after_the_policy_or_user_changed__returns_the_original_and_records_no_refusal(
-    client, creds, issued_app, phone, change
+    client, creds, issued_app, phone, change, fresh_refusal
 ):
     call = {"method": "POST", "path": "/api/v1/auth", "body": {"username": "alice"}, "date": http_date()}
     created = relying_call(client, **creds, **call).json()
@@ -232,7 +235,9 @@ def test_auth__replay_after_the_policy_or_user_changed__returns_the_original_and
     assert ApprovalRequest.objects.count() == 1
     assert not AuditEvent.objects.filter(kind="policy.refused").exists()
     fresh = relying_call(client, **creds, **{**call, "date": http_date(1)})  # not a replay: refused
-    assert fresh.status_code in (403, 429), fresh.content
+    assert_problem(fresh, *fresh_refusal)
+    # A policy's refusal of a fresh login is still recorded; a blocked user's is not a policy refusal.
+    assert AuditEvent.objects.filter(kind="policy.refused").count() == (change == "push_limit_reached")
 
 
 @pytest.mark.django_db(transaction=True)
