@@ -206,7 +206,7 @@ MFA_STATUS_MAX_WAIT_SECONDS = env.int("MFA_STATUS_MAX_WAIT_SECONDS", default=30)
 MFA_WAIT_RECHECK_SECONDS = env.float("MFA_WAIT_RECHECK_SECONDS", default=1.0)
 # Requests of one WSGI process that may work at once; its other threads wait for a slot, and a request
 # waiting for a decision lends its slot (mfa_server/request_slots.py). One: the process's threads never
-# contend for the GIL; deploy/Procfile runs a worker more than there are cores instead.
+# contend for the GIL; deploy/Procfile runs one worker per core instead.
 MFA_HTTP_WORKING_REQUESTS = env.int("MFA_HTTP_WORKING_REQUESTS", default=1)
 # Calls of one application that may wait at once in one server process (approvals/wait_permits.py): by
 # default half the room deploy/Procfile's threads per worker (MFA_HTTP_THREADS) leave for waiting calls,

@@ -81,7 +81,7 @@ def test_procfile__secret_rotated_by_another_process__every_http_worker_refuses_
             return refused.status
         return 200
 
-    calls = 12  # 3 workers by default: each caches the application from its first call on
+    calls = 12  # 2 workers by default: each caches the application from its first call on
     assert [check(issued_app.secret_key) for _ in range(calls)] == [200] * calls
     new_secret = application_rotate_secret(application=issued_app.application, actor="test")  # this process
 
