@@ -22,7 +22,7 @@ from uuid import UUID
 import redis
 from django.conf import settings
 
-from mfa_server.redis_clients import request_path_redis
+from mfa_server.redis_clients import request_path_publisher
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def announce_ended(approval_id: UUID) -> None:
     if not settings.REDIS_URL:
         return
     try:
-        request_path_redis(settings.REDIS_URL).publish(CHANNEL, key)
+        request_path_publisher(settings.REDIS_URL).publish(CHANNEL, key)
     except redis.RedisError:
         logger.warning("end of %s not announced to other processes: Redis unreachable", key, exc_info=True)
 

@@ -20,7 +20,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from channels_redis.utils import decode_hosts
 from django.core.exceptions import ImproperlyConfigured
 
-from mfa_server.redis_clients import request_path_redis
+from mfa_server.redis_clients import request_path_publisher
 
 
 class ThreadSafeInMemoryChannelLayer(InMemoryChannelLayer):
@@ -64,7 +64,7 @@ class BlockingPublishPubSubChannelLayer(RedisPubSubChannelLayer):
         if len(decoded) != 1 or "address" not in decoded[0]:
             raise ImproperlyConfigured("BlockingPublishPubSubChannelLayer takes exactly one Redis host address")
         self._group_channel_prefix = f"{prefix}__group__"  # as RedisPubSubLoopLayer._get_group_channel_name
-        self._publisher = request_path_redis(decoded[0]["address"])  # bounded: a hung Redis never hangs a login
+        self._publisher = request_path_publisher(decoded[0]["address"])  # bounded: a hung Redis never hangs a login
 
     def group_send_blocking(self, group: str, message: dict[str, Any]) -> None:
         """``group_send`` from sync code, on the calling thread."""

@@ -39,7 +39,7 @@ from django.db.models import Model, signals
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from mfa_server.redis_clients import TIMEOUT_SECONDS, request_path_redis
+from mfa_server.redis_clients import TIMEOUT_SECONDS, request_path_publisher
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def announce_change() -> None:
     _drop()
     _request.generation = None  # this thread's request reads its own change
     try:
-        request_path_redis(settings.CACHES["default"]["LOCATION"]).publish(_channel(), "changed")
+        request_path_publisher(settings.CACHES["default"]["LOCATION"]).publish(_channel(), "changed")
     except Exception:  # noqa: BLE001  (every entry ages out; the log says a notice was lost)
         logger.warning("could not publish a configuration change to the shared cache", exc_info=True)
 
