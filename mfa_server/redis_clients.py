@@ -1,8 +1,8 @@
 """Publishing to Redis on a request's path: one publisher per URL and process.
 
 Building a client per call costs more than the call itself, and every caller on a request's path wants
-the same bounded waits: an unreachable Redis costs a request at most ``TIMEOUT_SECONDS`` per call, never
-a hung request.
+the same bounded waits: an unreachable or hung Redis costs a publish at most ``TIMEOUT_SECONDS`` for its
+turn and as long again for Redis, never a hung request.
 """
 
 from __future__ import annotations
@@ -48,8 +48,12 @@ class Publisher:
 
     def publish(self, channel: str, message: bytes | str) -> int:
         """Send ``message`` on ``channel``; how many subscribers received it."""
-        with self._lock:
+        if not self._lock.acquire(timeout=TIMEOUT_SECONDS):  # the call before this one still waits on Redis
+            raise redis.TimeoutError("the publishing connection stayed busy")
+        try:
             if self._pid != os.getpid():  # never write on the parent's socket
                 self._connection, self._pid = self._pool.make_connection(), os.getpid()
             self._connection.send_command("PUBLISH", channel, message, check_health=False)
             return int(self._connection.read_response())
+        finally:
+            self._lock.release()

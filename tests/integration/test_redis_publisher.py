@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from mfa_server.redis_clients import PUBLISHER_CLIENT_NAME, Publisher
+from mfa_server.redis_clients import PUBLISHER_CLIENT_NAME, TIMEOUT_SECONDS, Publisher
+from tests.helpers import run_together
 
 pytestmark = pytest.mark.redis
 
@@ -72,3 +74,16 @@ def test_publish__nothing_listens_at_the_address__connection_error_every_time():
     for _ in range(2):
         with pytest.raises(redis.ConnectionError):
             publisher.publish(CHANNEL, b"nobody")
+
+
+def test_publish__redis_never_answers__every_call_gives_up_within_its_bounds():
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (the kernel's backlog) and never answers
+    publisher = Publisher(f"redis://127.0.0.1:{silent.getsockname()[1]}")
+    started = time.monotonic()
+    try:
+        outcomes = run_together([lambda: publisher.publish(CHANNEL, b"late")] * 3)  # queued behind one another
+    finally:
+        silent.close()
+
+    assert [type(outcome) for outcome in outcomes] == [redis.TimeoutError] * 3
+    assert time.monotonic() - started < 2 * TIMEOUT_SECONDS + 1  # its turn, then Redis: each bounded
