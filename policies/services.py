@@ -54,8 +54,8 @@ class Evaluation:
     decision: engine.Decision
     subscriber: Subscriber | None
     policy: EffectivePolicy
+    facts: RequestFacts
     devices: tuple[Device, ...] = ()
-    facts: RequestFacts = RequestFacts()
 
     @property
     def refuses(self) -> bool:
