@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Print the path of a Python >= 3.12 (Django 6 needs it): python3.13 / python3.12 / python3 on PATH,
-# else one installed under pyenv. Exit 1 with a clear message when there is none.
+# Print the path of a Python >= 3.12 (Django 6 needs it): $PYTHON when set (production: the optimised
+# build of scripts/build-python.sh), else python3.13 / python3.12 / python3 on PATH, else one installed
+# under pyenv. Exit 1 with a clear message when there is none.
 set -u
 ok() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
+if [ -n "${PYTHON:-}" ]; then
+  if ok "$PYTHON"; then command -v "$PYTHON"; exit 0; fi
+  echo "error: PYTHON=$PYTHON is not a Python 3.12 or newer." >&2
+  exit 1
+fi
 for candidate in python3.13 python3.12 python3; do
   if path=$(command -v "$candidate" 2>/dev/null) && ok "$path"; then echo "$path"; exit 0; fi
 done
