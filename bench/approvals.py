@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -180,17 +182,25 @@ def print_level(result: dict[str, Any]) -> None:
 
 
 def write_result(kind: str, **fields: Any) -> None:
-    """Write ``bench/results/<kind>-<time>.json`` with when, which commit and which command."""
+    """Write ``bench/results/<kind>-<time>.json`` with when, which commit, which command and which Python."""
     record = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "python": interpreter(),
         **fields,
     }
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{kind}-{record['at'].replace(':', '')}.json"
     path.write_text(json.dumps(record, indent=2))
     print(f"\nwrote {path.relative_to(REPO)}")
+
+
+def interpreter() -> str:
+    """This process's Python and how it was configured: the server's too, unless a variant's ``PATH`` says
+    otherwise. Production should run on a build with ``--enable-optimizations --with-lto`` (README)."""
+    configured = sysconfig.get_config_var("CONFIG_ARGS") or "(no configure flags recorded)"
+    return f"{platform.python_version()} at {sys.executable}, configured {configured}"
 
 
 def git_commit() -> str:
@@ -202,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     levels = [int(level) for level in args.levels.split(",")]
     processes = None
+    print(f"python: {interpreter()}")
     if args.attach:
         server, env = args.attach.rstrip("/"), dict(os.environ)
         server_roots = {f"pid{pid}": pid for pid in args.server_pid}
