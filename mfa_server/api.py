@@ -69,7 +69,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return page_not_found(request, exception)
 
 
-_DRF_CODES: dict[type[drf_exceptions.APIException], str] = {
+FRAMEWORK_ERROR_CODES: dict[type[drf_exceptions.APIException], str] = {
     drf_exceptions.ParseError: "invalid_input",
     drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
     drf_exceptions.MethodNotAllowed: "method_not_allowed",
@@ -109,7 +109,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, PermissionDenied):
         return problem_response(code="not_permitted", status=403, detail="This operation is not permitted.")
     if isinstance(exc, drf_exceptions.APIException):
-        code = _DRF_CODES.get(type(exc), "error")
+        code = FRAMEWORK_ERROR_CODES.get(type(exc), "error")
         return problem_response(code=code, status=exc.status_code, detail=str(exc.detail))
     logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
     return problem_response(code="server_error", status=500, detail="Internal error.")

@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices.views import enrollment_qr
+from mfa_server.api import not_found
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -25,4 +27,7 @@ urlpatterns = [
     path("", include("duo.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="openapi-docs"),
+    # Any other API path (a malformed transaction id, say): problem details, also under DEBUG, where
+    # Django would answer its HTML page instead of handler404. Exempt from CSRF like the API's own views.
+    re_path(r"^api/", csrf_exempt(not_found)),
 ]

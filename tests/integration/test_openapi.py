@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 import yaml
+from django.test import Client
 from drf_spectacular.validation import validate_schema
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +83,56 @@ def test_docs__renders_from_local_assets(client):
     assert "/api/schema" in html
     assert "cdn." not in html
     assert "unpkg" not in html
+
+
+def test_schema__every_operation_documents_its_failures_as_problem_details(schema):
+    problem = schema["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "code"} <= set(problem["required"])
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for statuses in ("4XX", "5XX"):
+                content = operation["responses"][statuses]["content"]
+                assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}, (
+                    path,
+                    method,
+                )
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "code"),
+    [
+        ({"path": "/api/v1/check"}, 401, "signature_invalid"),
+        ({"path": "/api/v1/device/me", "HTTP_AUTHORIZATION": "Device not-a-token"}, 401, "not_authenticated"),
+        ({"path": "/api/v1/device/activate", "data": "{", "content_type": "application/json"}, 400, "invalid_input"),
+    ],
+)
+def test_schema__a_real_failure_matches_the_documented_problem(client, schema, request_kwargs, status, code):
+    path = request_kwargs.pop("path")
+    method = client.post if "data" in request_kwargs else client.get
+    response = method(path, **request_kwargs)
+    assert (response.status_code, response["Content-Type"]) == (status, "application/problem+json")
+    body = response.json()
+    jsonschema.validate(body, schema["components"]["schemas"]["Problem"])
+    assert body["code"] == code
+    operation = schema["paths"][path]["post" if "data" in request_kwargs else "get"]
+    assert f"{status}: " in operation["responses"]["4XX"]["description"]
+    assert f"`{code}`" in operation["responses"]["4XX"]["description"].split(f"{status}: ", 1)[1].split(";")[0]
+
+
+def test_schema__lists_no_code_of_the_duo_surface(schema):
+    listing = schema["paths"]["/api/v1/auth"]["post"]["responses"]["4XX"]["description"]
+    assert "`approval_already_decided`" in listing
+    assert "duo_" not in listing
+    assert "`csrf_failed`" not in listing
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/auth/null,null"), ("post", "/api/v1/auth/null,null/cancel"), ("get", "/api/v2/nothing")],
+)
+def test_an_api_path_that_matches_nothing__problem_details_even_under_debug(settings, debug, method, path):
+    settings.DEBUG = debug
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)  # a relying service sends no CSRF token
+    assert (response.status_code, response["Content-Type"]) == (404, "application/problem+json")
+    assert response.json()["code"] == "not_found"
