@@ -1,14 +1,18 @@
-"""The error half of the OpenAPI document: every API operation answers failures as RFC 9457 problem details.
+"""What drf-spectacular does not document by itself: failures, and the IP address fields.
 
-drf-spectacular documents what a view returns on success; ``document_problems`` (a postprocessing hook)
-adds the ``Problem`` schema and, on every operation, the ``4XX`` and ``5XX`` responses in
+Every API operation answers failures as RFC 9457 problem details: ``document_problems`` (a postprocessing
+hook) adds the ``Problem`` schema and, on every operation, the ``4XX`` and ``5XX`` responses in
 ``application/problem+json``, listing the machine codes a client may switch on by HTTP status.
+``IpAddressFieldSchema`` (registered on import; ``mfa_server.urls`` imports this module) documents
+DRF's ``IPAddressField`` as the IPv4 or IPv6 address it accepts, not as any string.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
+
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 
 from mfa_server.api import FRAMEWORK_ERROR_CODES, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from mfa_server.errors import DomainError
@@ -83,3 +87,10 @@ def document_problems(result: dict[str, Any], generator: Any, request: Any, publ
             operation["responses"].setdefault("4XX", client_errors)
             operation["responses"].setdefault("5XX", server_errors)
     return result
+
+
+class IpAddressFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "rest_framework.fields.IPAddressField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}

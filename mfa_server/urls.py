@@ -5,6 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices.views import enrollment_qr
+from mfa_server import openapi  # noqa: F401  (registers the schema's field extensions)
 from mfa_server.api import not_found
 
 

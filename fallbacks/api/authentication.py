@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -22,3 +26,22 @@ class DeviceTokenOrCookieAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return DeviceTokenAuthentication().authenticate_header(request)
+
+
+class DeviceTokenOrCookieScheme(OpenApiAuthenticationExtension):
+    """Documents the two alternatives in the OpenAPI document: the device token (``deviceToken``, defined by
+    the device API's own scheme), or the approver web app's session cookie."""
+
+    target_class = DeviceTokenOrCookieAuthentication
+    name = "approverSession"
+
+    def get_security_requirement(self, auto_schema: object) -> list[dict[str, list[Any]]]:
+        return [{"deviceToken": []}, {self.name: []}]  # either one
+
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.MFA_APPROVER_COOKIE_NAME,
+            "description": "The approver web app's HttpOnly session (CSRF token required on unsafe methods).",
+        }

@@ -7,6 +7,7 @@ import json
 import jsonschema
 import pytest
 import yaml
+from django.core.management import call_command
 from django.test import Client
 from drf_spectacular.validation import validate_schema
 
@@ -136,3 +137,18 @@ def test_an_api_path_that_matches_nothing__problem_details_even_under_debug(sett
     response = getattr(Client(enforce_csrf_checks=True), method)(path)  # a relying service sends no CSRF token
     assert (response.status_code, response["Content-Type"]) == (404, "application/problem+json")
     assert response.json()["code"] == "not_found"
+
+
+def test_schema__generates_without_warnings(tmp_path):
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+
+
+def test_schema__ip_fields_are_ipv4_or_ipv6(schema):
+    login_context = schema["components"]["schemas"]["LoginContextRequest"]["properties"]["ip"]
+    assert login_context["anyOf"] == [{"format": "ipv4"}, {"format": "ipv6"}]
+
+
+def test_schema__session_codes_take_the_device_token_or_the_approver_session(schema, settings):
+    assert schema["paths"]["/api/v1/device/codes"]["get"]["security"] == [{"deviceToken": []}, {"approverSession": []}]
+    cookie = schema["components"]["securitySchemes"]["approverSession"]
+    assert (cookie["in"], cookie["name"]) == ("cookie", settings.MFA_APPROVER_COOKIE_NAME)
