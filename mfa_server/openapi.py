@@ -54,9 +54,9 @@ def _subclasses(cls: type[DomainError]) -> list[type[DomainError]]:
 
 
 def problem_codes_by_status() -> dict[int, list[str]]:
-    """Every code the native API may answer, by HTTP status: the domain errors of the loaded apps (but
-    ``OTHER_SURFACES``') and the framework's (malformed bodies, unsupported methods and media types,
-    unexpected failures)."""
+    """Every code the native API may answer, by HTTP status: the domain errors of the loaded apps, except
+    those of ``OTHER_SURFACES``, and the framework's (malformed bodies, unsupported methods and media
+    types, unexpected failures)."""
     codes: dict[int, set[str]] = defaultdict(set)
     for error in [DomainError, *_subclasses(DomainError)]:
         if not error.__module__.startswith(OTHER_SURFACES):
