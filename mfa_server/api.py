@@ -8,7 +8,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer
@@ -61,12 +60,11 @@ def problem_response(
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
-def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """``handler404``: problem details under ``/api/`` (e.g. a malformed transaction id), Django's page elsewhere."""
-    if request.path.startswith("/api/"):
-        body = problem_body(code="not_found", status=404, detail="Not found.")
-        return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
-    return page_not_found(request, exception)
+def not_found(request: HttpRequest) -> HttpResponse:
+    """Any API path that matches no route (a malformed transaction id, say): problem details, also under
+    DEBUG, where Django would answer its HTML page rather than call ``handler404``."""
+    body = problem_body(code="not_found", status=404, detail="Not found.")
+    return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
 
 
 FRAMEWORK_ERROR_CODES: dict[type[drf_exceptions.APIException], str] = {

@@ -13,8 +13,6 @@ def health(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-handler404 = "mfa_server.api.not_found"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
@@ -28,7 +26,6 @@ urlpatterns = [
     path("", include("duo.urls")),
     path("api/schema", SpectacularAPIView.as_view(), name="openapi-schema"),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="openapi-docs"),
-    # Any other API path (a malformed transaction id, say): problem details, also under DEBUG, where
-    # Django would answer its HTML page instead of handler404. Exempt from CSRF like the API's own views.
+    # Any other API path: problem details (mfa_server.api.not_found); exempt from CSRF like the API's views.
     re_path(r"^api/", csrf_exempt(not_found)),
 ]

@@ -100,22 +100,22 @@ def test_schema__every_operation_documents_its_failures_as_problem_details(schem
 
 
 @pytest.mark.parametrize(
-    ("request_kwargs", "status", "code"),
+    ("method", "path", "request_kwargs", "status", "code"),
     [
-        ({"path": "/api/v1/check"}, 401, "signature_invalid"),
-        ({"path": "/api/v1/device/me", "HTTP_AUTHORIZATION": "Device not-a-token"}, 401, "not_authenticated"),
-        ({"path": "/api/v1/device/activate", "data": "{", "content_type": "application/json"}, 400, "invalid_input"),
+        ("get", "/api/v1/check", {}, 401, "signature_invalid"),
+        ("get", "/api/v1/device/me", {"HTTP_AUTHORIZATION": "Device not-a-token"}, 401, "not_authenticated"),
+        ("post", "/api/v1/device/activate", {"data": "{", "content_type": "application/json"}, 400, "invalid_input"),
     ],
 )
-def test_schema__a_real_failure_matches_the_documented_problem(client, schema, request_kwargs, status, code):
-    path = request_kwargs.pop("path")
-    method = client.post if "data" in request_kwargs else client.get
-    response = method(path, **request_kwargs)
+def test_schema__a_real_failure_matches_the_documented_problem(
+    client, schema, method, path, request_kwargs, status, code
+):
+    response = getattr(client, method)(path, **request_kwargs)
     assert (response.status_code, response["Content-Type"]) == (status, "application/problem+json")
     body = response.json()
     jsonschema.validate(body, schema["components"]["schemas"]["Problem"])
     assert body["code"] == code
-    operation = schema["paths"][path]["post" if "data" in request_kwargs else "get"]
+    operation = schema["paths"][path][method]
     assert f"{status}: " in operation["responses"]["4XX"]["description"]
     assert f"`{code}`" in operation["responses"]["4XX"]["description"].split(f"{status}: ", 1)[1].split(";")[0]
 
